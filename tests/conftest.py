@@ -1,0 +1,17 @@
+import os
+from pathlib import Path
+import pytest
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+REAL_DATA = Path(__file__).resolve().parents[2] / 'shared' / 'data'
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    "Every test gets its own radtl cache folder"
+    monkeypatch.setenv('RADTL_CACHE', str(tmp_path / 'radtl-cache'))
+
+def real_data(name: str) -> Path:
+    "Path of a real data set under ../shared/data, or skip the test saying why"
+    p = Path(os.environ.get('RADTL_REAL_DATA', REAL_DATA)) / name
+    if not p.is_dir(): pytest.skip(f'real data set {name} not found at {p} (set RADTL_REAL_DATA to its parent folder)')
+    return p
