@@ -15,3 +15,7 @@ def real_data(name: str) -> Path:
     p = Path(os.environ.get('RADTL_REAL_DATA', REAL_DATA)) / name
     if not p.is_dir(): pytest.skip(f'real data set {name} not found at {p} (set RADTL_REAL_DATA to its parent folder)')
     return p
+
+def pytest_configure(config):
+    "Register the `slow` marker (model training; minutes on a CPU): deselect with -m 'not slow'"
+    config.addinivalue_line('markers', 'slow: trains models or builds every backbone; minutes on a CPU (deselect with -m "not slow")')

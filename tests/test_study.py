@@ -1,0 +1,104 @@
+"Studies: a sharded tiny study through the CLI (disjoint shards, failure isolation, report), re-invocation, invalid files, presets."
+import contextlib, io, json, os, re, subprocess, sys
+from pathlib import Path
+import pandas as pd, pytest, yaml
+from radtl.cli import main
+from radtl.study import load_study, select_runs, PRESETS
+from radtl.synthetic import synthetic_brain_mri
+
+CLI = 'import sys; from radtl.cli import main; sys.exit(main())'
+
+@pytest.fixture(scope='module')
+def syn(tmp_path_factory):
+    return synthetic_brain_mri(tmp_path_factory.mktemp('syn'), n_train=120, n_test=40, size=32, seed=3)
+
+def tiny_study(syn, out, empty_dir, **kw) -> dict:
+    "A random-init ResNet50 linear probe, one trained from scratch, and a linear probe whose RadImageNet file is missing: three runs, seconds each"
+    Path(empty_dir).mkdir(exist_ok=True)
+    d = dict(name='tiny', out=str(out), data=dict(roots=[str(syn)], image_size=32),
+             models=[dict(backbone='resnet50', weights=['random', 'radimagenet'])], recipes=['linear-eval', 'random-finetune-all'], seeds=[0],
+             run=dict(epochs_scale=0.02, batch_size=16, weights_dirs=[str(empty_dir)]))
+    return {**d, **kw}
+
+def write_study(path, d) -> Path:
+    Path(path).write_text(yaml.safe_dump(d)); return Path(path)
+
+def radtl_in_process(*args) -> tuple:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): rc = main([str(a) for a in args])
+    return rc, out.getvalue(), err.getvalue()
+
+def listed_ids(stdout:str) -> list: return re.findall(r'^\s*(\S+-s\d-[0-9a-f]{8})\s', stdout, flags=re.M)
+
+def test_shards_partition_the_grid(syn, tmp_path):
+    d = tiny_study(syn, tmp_path / 'out', tmp_path / 'no-weights', seeds=[0, 1, 2, 3], recipes=['linear-eval'])
+    st = load_study(d); ids = [c.run_id for c in st.runs()]
+    assert len(ids) == 8 and len(set(ids)) == 8
+    f = write_study(tmp_path / 's.yaml', d)
+    parts = []
+    for i in range(3):
+        rc, out, _ = radtl_in_process('study', f, '--shard', f'{i}/3', '--dry-run')
+        assert rc == 0; parts.append(listed_ids(out))
+    assert sorted(sum(parts, [])) == sorted(ids)              # the union is the grid ...
+    assert len(sum(parts, [])) == len(set(sum(parts, [])))    # ... and no run is in two shards
+    assert [len(p) for p in parts] == [3, 3, 2]
+    assert not (tmp_path / 'out').exists()                     # a dry run writes nothing
+
+@pytest.mark.slow
+def test_sharded_study_end_to_end(syn, tmp_path):
+    f = write_study(tmp_path / 'study.yaml', tiny_study(syn, 'out', tmp_path / 'no-weights'))  # relative out: relative to the study file
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    procs = [subprocess.Popen([sys.executable, '-c', CLI, 'study', str(f), '--shard', f'{i}/3', '--n-boot', '200', '--quiet'],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for i in range(3)]
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    rcs = [p.returncode for p in procs]
+    assert sorted(rcs) == [0, 0, 1], logs                       # the shard holding the missing-weights run exits 1
+    started = [rid for log in logs for rid in re.findall(r'^\[\d+/\d+\] (\S+)$', log, flags=re.M)]
+    assert len(started) == 3 and len(set(started)) == 3, logs  # each run trained by exactly one shard
+    out = tmp_path / 'out'
+    failed = json.loads(next((out / 'runs').glob('*.failed.json')).read_text())
+    assert 'radimagenet' in failed['error'] and 'not found' in failed['error']
+    r = pd.read_csv(out / 'results.csv')
+    assert sorted(r.status) == ['done', 'done', 'failed'] and r[r.status == 'done'].accuracy_lo.notna().all()
+    assert json.loads((out / 'audit.json').read_text())['n_images'] > 0
+    rep = (out / 'report.md').read_text()
+    for s in ('## Data audit', '## Results', '## Failed runs', '## Statistical comparisons', 'confusion.png', 'random initialisation'):
+        assert s in rep, s
+    for img in re.findall(r'src="([^"]+)"', rep): assert (out / img).is_file(), img
+    assert not list((out / 'runs').glob('*.lock'))
+    # a second invocation of the finished runs does nothing new
+    done = {p: p.stat().st_mtime_ns for p in (out / 'runs').glob('*/metrics.json')}
+    again = subprocess.run([sys.executable, '-c', CLI, 'study', str(f), '--only', 'resnet50-random-', '--no-report'], capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert '0 runs finished now, 0 failed' in again.stdout and '2 already done, 0 to run' in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in (out / 'runs').glob('*/metrics.json')} == done
+
+@pytest.mark.parametrize('change, key', [
+    (dict(modles=[]), "unknown key 'modles'"),
+    (dict(data=dict(roots=['x'], image_sise=32)), "data: unknown key 'image_sise'"),
+    (dict(models=[dict(backbone='resnet50', weight='random')]), "models[0]: unknown key 'weight'"),
+    (dict(run=dict(epochs=3)), "run: unknown key 'epochs'"),
+    (dict(seeds='many'), 'seeds:'),
+    (dict(recipes=['three-phase']), 'recipes[0]: unknown recipe'),
+])
+def test_invalid_study_file_names_the_key(syn, tmp_path, change, key):
+    f = write_study(tmp_path / 'bad.yaml', {**tiny_study(syn, tmp_path / 'out', tmp_path / 'no-weights'), **change})
+    rc, out, err = radtl_in_process('study', f, '--dry-run')
+    assert rc == 2 and key in err and 'Traceback' not in err, err
+    assert len(err.strip().splitlines()) == 1
+
+@pytest.mark.parametrize('preset, n', [('brain-mri-pretraining', 12), ('five-settings', 24), ('data-fractions', 48), ('double-finetuning', 12)])
+def test_preset_dry_run_lists_its_runs(syn, tmp_path, preset, n):
+    rc, out, err = radtl_in_process('study', '--preset', preset, '--data', syn, '--intermediate', syn, '--out', tmp_path / 'o', '--dry-run')
+    assert rc == 0, err
+    ids = listed_ids(out)
+    assert len(ids) == n == len(set(ids)) and f'{n} runs in all' in out
+    study = yaml.safe_load(PRESETS[preset])
+    for m in study['models']: assert any(i.startswith(f"{m['backbone']}-") for i in ids)
+    for r in study['recipes']: assert any(f'-{r}-s' in i for i in ids)
+    assert {int(s) for s in re.findall(r'-s(\d)-', ' '.join(ids))} == set(study['seeds'])
+
+def test_preset_without_data_finds_nothing_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = radtl_in_process('study', '--preset', 'brain-mri-pretraining', '--dry-run')
+    assert rc == 2 and '--data ROOT' in err

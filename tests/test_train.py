@@ -1,0 +1,122 @@
+"Training runs: artifacts through the CLI, kill-and-resume in each phase, reproducibility, double fine-tuning, frozen features."
+import json, os, shutil, signal, subprocess, sys, time
+from pathlib import Path
+import numpy as np, pandas as pd, pytest, yaml
+from radtl.synthetic import synthetic_brain_mri
+from radtl.train import RunConfig, run
+
+CLI = 'import sys; from radtl.cli import main; sys.exit(main())'
+ARTIFACTS = ['config.yaml', 'history.csv', 'metrics.json', 'model.keras', 'predictions_test.csv', 'predictions_val.csv']
+# ResNet50 at 32 px: random-init features that are not degenerate (MobileNet/EfficientNet features vanish at random init)
+BASE = ['--backbone', 'resnet50', '--weights', 'random', '--recipe', 'two-phase', '--seed', '0', '--image-size', '32', '--batch-size', '16', '--deterministic']
+
+@pytest.fixture(scope='module')
+def syn(tmp_path_factory):
+    return synthetic_brain_mri(tmp_path_factory.mktemp('syn'), n_train=160, n_test=60, size=48, seed=11)
+
+def radtl_run(out, syn, *extra, **kw):
+    return subprocess.Popen([sys.executable, '-c', CLI, 'run', '--data', str(syn), '--out', str(out), *BASE, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+def history(d): return pd.read_csv(Path(d) / 'history.csv')
+
+def same_history(a, b):
+    cols = ['epoch', 'phase', 'loss', 'accuracy', 'val_loss', 'val_accuracy']
+    pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True), rtol=1e-5, atol=1e-6)
+
+def same_predictions(a, b):
+    for s in ('val', 'test'):
+        pa, pb = pd.read_csv(Path(a) / f'predictions_{s}.csv'), pd.read_csv(Path(b) / f'predictions_{s}.csv')
+        assert list(pa.path) == list(pb.path)
+        np.testing.assert_allclose(pa.filter(like='p_').to_numpy(), pb.filter(like='p_').to_numpy(), atol=1e-5)
+
+@pytest.fixture(scope='module')
+def reference(syn, tmp_path_factory):
+    "One uninterrupted run through the CLI"
+    out = tmp_path_factory.mktemp('ref') / 'run'
+    p = radtl_run(out, syn, '--epochs-scale', '0.1'); log = p.communicate(timeout=600)[0]
+    assert p.returncode == 0, log
+    return out, log
+
+def test_cli_run_writes_every_artifact(reference, syn):
+    out, log = reference
+    assert sorted(f.name for f in out.iterdir()) == ARTIFACTS
+    h = history(out)
+    assert h.epoch.tolist() == list(range(len(h))) and sorted(h.phase.unique()) == [1, 2]
+    assert {'epoch_time_s', 'phase_name', 'val_accuracy'} <= set(h.columns)
+    cfg = yaml.safe_load((out / 'config.yaml').read_text())
+    for k in ('run_id', 'seed', 'data_hash', 'versions', 'backend', 'preprocessing_mode', 'classes', 'recipe', 'weights_info'):
+        assert k in cfg, k
+    assert cfg['recipe']['name'] == 'two-phase' and cfg['weights_info']['source'] == 'random'
+    m = json.loads((out / 'metrics.json').read_text())
+    for k in ('accuracy', 'auc_macro', 'balanced_accuracy', 'epoch_time_s_mean', 'time_to_convergence', 'epochs_by_phase'):
+        assert k in m, k
+    p = pd.read_csv(out / 'predictions_test.csv')
+    assert list(p.columns) == ['path', 'label', 'pred', 'p_glioma', 'p_meningioma', 'p_notumor', 'p_pituitary']
+    np.testing.assert_allclose(p.filter(like='p_').sum(1), 1, atol=1e-4)
+    assert 'phase 1 (head' in log and 'phase 2 (finetune' in log
+    again = radtl_run(out, syn, '--epochs-scale', '0.1').communicate(timeout=300)[0]
+    assert 'already finished, nothing to do' in again
+
+@pytest.mark.parametrize('phase', [1, 2])
+def test_killed_run_resumes_and_matches(syn, reference, tmp_path, phase):
+    out = tmp_path / 'run'; partial = tmp_path / 'run.partial'
+    p = radtl_run(out, syn, '--epochs-scale', '0.1')
+    t0 = time.time()
+    while time.time() - t0 < 300:
+        h = partial / 'history.csv'
+        if h.exists() and h.stat().st_size and (pd.read_csv(h).phase == phase).any(): break
+        assert p.poll() is None, p.communicate()[0]
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert partial.exists() and not out.exists()
+    killed_at = history(partial)
+    p = radtl_run(out, syn, '--epochs-scale', '0.1'); log = p.communicate(timeout=600)[0]
+    assert p.returncode == 0, log
+    assert 'resuming from' in log
+    assert sorted(f.name for f in out.iterdir()) == ARTIFACTS and not partial.exists()
+    h = history(out)
+    assert h.epoch.tolist() == list(range(len(h)))             # numbering continues, no epoch twice
+    assert len(h) >= len(killed_at)
+    ref = history(reference[0])
+    if phase == 1:                                            # resumed inside a phase: the same as the uninterrupted run
+        same_history(h, ref); same_predictions(out, reference[0])
+    else:                                                     # resumed at/after the phase boundary: phase 1 identical, phase 2 complete
+        same_history(h[h.phase == 1], ref[ref.phase == 1])    # (bit-equality across a phase boundary is a known gap, see the issue note)
+        assert (h.phase == 2).sum() == (ref.phase == 2).sum()
+
+def test_same_config_twice_is_identical(syn, tmp_path):
+    cfg = RunConfig(data=dict(roots=[str(syn)], image_size=32), backbone='resnet50', recipe='random-finetune-all', epochs_scale=0.04, batch_size=16, seed=5)
+    run(cfg, tmp_path / 'a', cache_dir=tmp_path / 'c', verbose=0); run(cfg, tmp_path / 'b', cache_dir=tmp_path / 'c', verbose=0)
+    same_history(history(tmp_path / 'a'), history(tmp_path / 'b'))
+    same_predictions(tmp_path / 'a', tmp_path / 'b')
+
+def test_double_finetune_changes_class_count(syn, tmp_path):
+    target = tmp_path / 'target'
+    for split in ('Training', 'Testing'):
+        for cls in ('glioma_tumor', 'no_tumor'): shutil.copytree(syn / split / cls, target / split / cls)
+    cfg = RunConfig(data=dict(roots=[str(target)], image_size=32), intermediate=dict(roots=[str(syn)], image_size=32),
+                    backbone='resnet50', recipe='double-finetune', epochs_scale=0.02, batch_size=16, seed=0)
+    m = run(cfg, tmp_path / 'run', cache_dir=tmp_path / 'c', verbose=0)
+    c = yaml.safe_load((tmp_path / 'run' / 'config.yaml').read_text())
+    assert c['intermediate_classes'] == ['glioma', 'meningioma', 'notumor', 'pituitary'] and c['classes'] == ['glioma', 'notumor']
+    assert sorted(history(tmp_path / 'run').phase.unique()) == [1, 2, 3, 4]
+    assert list(pd.read_csv(tmp_path / 'run' / 'predictions_test.csv').filter(like='p_').columns) == ['p_glioma', 'p_notumor']
+    assert 0 <= m['accuracy'] <= 1
+
+def test_linear_eval_trains_on_cached_features(syn, tmp_path):
+    cfg = RunConfig(data=dict(roots=[str(syn)], image_size=32), backbone='resnet50', recipe='linear-eval', epochs_scale=0.05, batch_size=16)
+    assert cfg.recipe_obj.frozen_features
+    m = run(cfg, tmp_path / 'run', cache_dir=tmp_path / 'c', verbose=0)
+    h = history(tmp_path / 'run')
+    assert len(h) == 5 and m['accuracy'] > 0.25                # above the 4-class floor on random ResNet50 features
+    assert not list((tmp_path / 'run').glob('features*'))      # work files are gone from the finished run
+
+def test_bad_arguments_exit_2(syn, tmp_path):
+    for extra in (['--recipe', 'three-phase'], ['--backbone', 'resnet5'], ['--data', str(tmp_path / 'none')]):
+        args = [a for a in BASE]; i = args.index(extra[0]) if extra[0] in args else None
+        if i is not None: args[i + 1] = extra[1]; extra = []
+        r = subprocess.run([sys.executable, '-c', CLI, 'run', '--data', str(syn), '--out', str(tmp_path / 'x'), *args, *extra],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2, (extra, r.stdout[-500:], r.stderr[-500:])
+        assert 'Traceback' not in r.stderr and any(l.startswith('radtl run: error') for l in r.stderr.splitlines()), r.stderr[-800:]
