@@ -42,9 +42,16 @@ def test_gradcam_matches_textbook_reference():
         raw, _ = gradcam_raw(m, x, class_index=cls)
         np.testing.assert_allclose(raw, _reference_gradcam(m, x, np.full(3, cls)), rtol=1e-4, atol=1e-7)
 
-def test_gradcam_convnext_warns_and_uses_output():
+def test_gradcam_convnext_uses_backbone_output():
+    "ConvNeXt's blocks are bypassed by skip connections, so the registry points Grad-CAM at the backbone output"
     m = build_classifier('convnext_tiny', 2, image_size=32, channels=3)
-    with pytest.warns(UserWarning, match='skip connection'): gradcam_raw(m, _imgs(1, 32, 3))
+    assert gradcam_layer_of(m) == base_of(m).layers[-1].name
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', UserWarning)
+        cams, _ = gradcam_raw(m, _imgs(1, 32, 3))
+    assert cams.shape[0] == 1
+    with pytest.warns(UserWarning, match='skip connection'):                    # a block layer named explicitly still warns
+        gradcam_raw(m, _imgs(1, 32, 3), layer='convnext_tiny_stage_3_block_2_identity')
 
 def test_gradcam_after_reload_and_bad_layer(tmp_path):
     m = build_classifier('mobilenetv3small', 2, image_size=32, channels=1)

@@ -44,7 +44,6 @@ def test_shards_partition_the_grid(syn, tmp_path):
     assert [len(p) for p in parts] == [3, 3, 2]
     assert not (tmp_path / 'out').exists()                     # a dry run writes nothing
 
-@pytest.mark.slow
 def test_sharded_study_end_to_end(syn, tmp_path):
     f = write_study(tmp_path / 'study.yaml', tiny_study(syn, 'out', tmp_path / 'no-weights'))  # relative out: relative to the study file
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
