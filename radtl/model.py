@@ -11,7 +11,7 @@ from .core import RadtlError
 from .backbones import build_backbone, preprocessing_layer, get_backbone
 
 # %% auto #0
-__all__ = ['build_classifier', 'base_of', 'freeze_base', 'unfreeze_last']
+__all__ = ['set_bn_momentum', 'build_classifier', 'base_of', 'freeze_base', 'unfreeze_last']
 
 # %% ../nbs/04_model.ipynb #ca854ed4
 def _augment_layer(augment, seed):
@@ -28,6 +28,12 @@ def _pool(pooling:str):
     raise RadtlError(f"pooling must be 'avg' or 'max', not {pooling!r}")
 
 # %% ../nbs/04_model.ipynb #0d15957d
+def set_bn_momentum(base, momentum:float):
+    "Set the moving-statistics momentum of every BatchNormalization layer in `base` (nested ones too)"
+    for l in base._flatten_layers():
+        if isinstance(l, keras.layers.BatchNormalization): l.momentum = momentum
+    return base
+
 def build_classifier(backbone:str, # registry name of the backbone, e.g. 'densenet121'
                      num_classes:int, # number of classes (softmax outputs)
                      weights=None, # None/'random', 'imagenet', 'radimagenet' or an .h5 path
@@ -40,7 +46,8 @@ def build_classifier(backbone:str, # registry name of the backbone, e.g. 'densen
                      pooling:str='avg', # 'avg' or 'max' global pooling
                      search_dirs:list=None, # folders searched for weight files
                      seed:int=None, # seed of the augmentation layer
-                     batchnorm:str=None): # 'frozen' (inference mode always) or 'train'; None: frozen for pretrained weights, train for random init
+                     batchnorm:str=None, # 'frozen' (inference mode always) or 'train'; None: frozen for pretrained weights, train for random init
+                     bn_momentum:float=None): # BatchNormalization momentum when batchnorm='train'; None: 0.9 (the backbone's own when frozen)
     "Build a raw-pixel classifier on `backbone` with `weights`; its `WeightsInfo` is `model.weights_info`"
     if channels not in (1, 3): raise RadtlError(f'channels must be 1 or 3, not {channels}')
     if num_classes < 2: raise RadtlError(f'num_classes must be at least 2, not {num_classes}')
@@ -51,6 +58,7 @@ def build_classifier(backbone:str, # registry name of the backbone, e.g. 'densen
     x = preprocessing_layer(info.preprocessing, backbone)(x)
     batchnorm = batchnorm or ('train' if info.source == 'random' else 'frozen')
     if batchnorm not in ('frozen', 'train'): raise RadtlError(f"batchnorm must be 'frozen' or 'train', not {batchnorm!r}")
+    if batchnorm == 'train': set_bn_momentum(base, 0.9 if bn_momentum is None else bn_momentum)
     x = _pool(pooling)(base(x, training=False) if batchnorm == 'frozen' else base(x))
     if dropout: x = keras.layers.Dropout(dropout, name='head_dropout')(x)
     if dense_units:
