@@ -6,7 +6,7 @@ Docs: https://radtl.github.io/radtl/backbones.html.md"""
 
 # %% ../nbs/03_backbones.ipynb #0a8684a5
 from __future__ import annotations
-import contextlib, os
+import contextlib, json, os
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, h5py
@@ -16,10 +16,11 @@ from .core import RadtlError, file_md5
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN_BGR', 'IMAGENET_MEAN_RGB', 'IMAGENET_STD_RGB', 'PREPROCESSING_MODES', 'KERAS_REF', 'RADIMAGENET_REF',
-           'RANDOM', 'BACKBONES', 'Preprocess', 'WeightSource', 'WeightsInfo', 'BackboneSpec', 'register_backbone',
-           'get_backbone', 'list_backbones', 'resolve_mode', 'preprocessing_layer', 'default_search_dirs',
-           'find_weight_files', 'weights_report', 'resolve_weights', 'guess_architecture', 'load_legacy_h5',
-           'check_weights_file', 'build_backbone', 'load_radtl_model']
+           'RANDOM', 'SIMCLR_REF', 'BACKBONES', 'Preprocess', 'WeightSource', 'WeightsInfo', 'BackboneSpec',
+           'register_backbone', 'get_backbone', 'list_backbones', 'resolve_mode', 'preprocessing_layer',
+           'default_search_dirs', 'find_weight_files', 'weights_report', 'sidecar_path', 'read_sidecar',
+           'resolve_weights', 'guess_architecture', 'load_legacy_h5', 'check_weights_file', 'build_backbone',
+           'load_radtl_model']
 
 # %% ../nbs/03_backbones.ipynb #31845475
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)  # keras imagenet_utils, mode 'caffe'
@@ -69,13 +70,22 @@ class WeightsInfo:
     preprocessing:str='raw'     # concrete preprocessing mode inside the model
     md5:str|None=None           # MD5 of `file`
     ref:str=''                  # reference for the preprocessing
+    pretraining:dict|None=None  # the sidecar of self-supervised weights (`radtl.pretrain`): data hash, epochs, ...
     def to_dict(self): return asdict(self)
 
-# %% ../nbs/03_backbones.ipynb #e1f251ae
+# %% ../nbs/03_backbones.ipynb #766bb001
 KERAS_REF = 'keras/src/applications/imagenet_utils.py (preprocess_input) and the app module'
 RADIMAGENET_REF = ('Mei et al. 2022, RadImageNet, Radiology: AI; mode from BMEII-AI/RadImageNet acl/acl_train.py '
                    '(ImageDataGenerator: preprocess_input caffe, then rescale 1/255)')
 RANDOM = WeightSource('random', preprocessing='imagenet', origin='random initialisation')
+SIMCLR_REF = ("Chen et al. 2020, SimCLR (ICML); made by radtl.pretrain, which records the mode in the file's sidecar "
+              "(default: the architecture's ImageNet mode)")
+
+def _simclr_source(name:str, init:str)->WeightSource:
+    "Own in-domain SimCLR weights of backbone `name`, pretrained from `init` ('none' or 'imagenet': the hybrid)"
+    tag = 'simclr' if init == 'none' else f'simclr-{init}'
+    return WeightSource(tag, (f'{name}.{tag}.weights.h5',), 'imagenet',
+                        f"radtl pretrain --backbone {name} --init {init} --out DIR (the file in DIR)", SIMCLR_REF)
 
 def _radimagenet_files(*tokens):
     "The file names RadImageNet weights for one architecture circulate under"
@@ -107,6 +117,7 @@ def register_backbone(name:str, app:str, native_size:int, min_size:int, gradcam_
     if name in BACKBONES: raise KeyError(f'{name!r} is already registered')
     srcs = {'imagenet': WeightSource('imagenet', (imagenet_file,), 'imagenet', "Keras' download cache (~/.keras/models)", KERAS_REF)}
     if radimagenet_files: srcs['radimagenet'] = WeightSource('radimagenet', radimagenet_files, 'caffe_255', 'RadImageNet release (github.com/BMEII-AI/RadImageNet)', RADIMAGENET_REF)
+    srcs.update({s.name: s for s in (_simclr_source(name, 'none'), _simclr_source(name, 'imagenet'))})
     srcs['random'] = RANDOM
     BACKBONES[name] = BackboneSpec(name, app, native_size, min_size, gradcam_layer, imagenet_mode, n_weighted, signature, srcs)
     return BACKBONES[name]
@@ -222,6 +233,28 @@ def weights_report(search_dirs:list=None)->pd.DataFrame:
             for s in BACKBONES.values() for src in s.sources.values() if src.files]
     return pd.DataFrame(rows)
 
+# %% ../nbs/03_backbones.ipynb #4203fda0
+def sidecar_path(path)->Path:
+    "Where the sidecar of weights file `path` lives: `<file>.json`"
+    return Path(str(path) + '.json')
+
+def read_sidecar(path)->dict|None:
+    "The sidecar of weights file `path` (a dict), or None when there is none"
+    p = sidecar_path(path)
+    if not p.is_file(): return None
+    try: meta = json.loads(p.read_text())
+    except ValueError as e: raise RadtlError(f'{p} (the sidecar of {Path(path).name}) is not valid JSON: {e}')
+    if not isinstance(meta, dict): raise RadtlError(f'{p} (the sidecar of {Path(path).name}) should hold a JSON object')
+    return meta
+
+def _checked_sidecar(path, spec)->dict|None:
+    "The sidecar of `path`, refusing one that names another backbone than `spec`"
+    meta = read_sidecar(path)
+    if meta and meta.get('backbone') != spec.name:
+        raise RadtlError(f"{Path(path).name} holds {meta.get('backbone')} weights (its sidecar {sidecar_path(path).name} says so), "
+                         f'not {spec.name}: use backbone {meta.get("backbone")}, or weights made for {spec.name}')
+    return meta
+
 # %% ../nbs/03_backbones.ipynb #38fa488a
 _RANDOM_NAMES = (None, 'random', 'none', 'scratch')
 
@@ -232,6 +265,9 @@ def _source_for_path(spec, path:Path)->WeightSource:
     return WeightSource('file', (path.name,), 'imagenet', 'local file', 'given by the user')
 
 def _missing_msg(spec, src, dirs)->str:
+    if src.name.startswith('simclr'):
+        return (f'{src.name} weights for {spec.name} not found: looked for {src.files[0]} in {", ".join(map(str, dirs))}. '
+                f'Make them with `{src.origin}` and add DIR to $RADTL_WEIGHTS (or to the run\'s weights_dirs), or pass the file itself.')
     return (f'{src.name} weights for {spec.name} not found: looked for {", ".join(src.files)} in {", ".join(map(str, dirs))}. '
             f'Get the notop .h5 file from the {src.origin}, put it in one of these folders or set $RADTL_WEIGHTS to its folder; '
             'on Kaggle add it as a dataset (radtl searches /kaggle/input/**).')
@@ -252,7 +288,9 @@ def resolve_weights(name:str, weights=None, search_dirs:list=None)->WeightsInfo:
         src = _source_for_path(spec, path)
     else:
         raise RadtlError(f'weights={weights!r} is not a source of {spec.name} ({", ".join(spec.sources)}) nor an .h5 file')
-    return WeightsInfo(spec.name, src.name, str(path) if path else None, src.preprocessing, ref=src.ref)
+    meta = _checked_sidecar(path, spec) if path else None
+    prep = meta.get('preprocessing') or src.preprocessing if meta else src.preprocessing
+    return WeightsInfo(spec.name, src.name, str(path) if path else None, prep, ref=src.ref, pretraining=meta)
 
 # %% ../nbs/03_backbones.ipynb #6bd05925
 def _attr_list(group, name:str)->list:
@@ -365,18 +403,20 @@ def load_legacy_h5(model, path)->dict:
 def _load_keras3(model, path, before)->dict:
     "Load a Keras-3 `.weights.h5` with Keras' own (structure-matched) loader"
     try: model.load_weights(path)
-    except Exception as e: raise RadtlError(f'{path} (Keras-3 weights) does not fit {model.name}: {e}') from e
+    except Exception as e: raise RadtlError(f'{path} (Keras-3 weights) does not fit {model.name}: {str(e).strip().splitlines()[0][:400]}') from e
     if all(np.array_equal(a, b) for a, b in zip(before, _snapshot(model))):
         raise RadtlError(f'{path} loaded into {model.name} but changed none of its weights')
     return dict(file=str(path), format='keras3-weights', keras_version=keras.__version__, n_layers=len(_model_layers(model)))
 
-# %% ../nbs/03_backbones.ipynb #6fafabde
+# %% ../nbs/03_backbones.ipynb #5e0d3586
 def check_weights_file(path, backbone:str)->dict:
-    "Check that the `.h5` at `path` loads strictly into `backbone`; return what the file holds"
+    "Check that the `.h5` at `path` (and its sidecar, if any) fits `backbone` strictly; return what the file holds"
     spec = get_backbone(backbone)
+    meta = _checked_sidecar(path, spec)
     m = spec.builder(include_top=False, weights=None, input_shape=(spec.min_size, spec.min_size, 3))
     out = load_legacy_h5(m, path)
-    return dict(backbone=spec.name, fits=True, **out, md5=file_md5(path))
+    side = dict(sidecar=str(sidecar_path(path)), preprocessing=meta.get('preprocessing'), data_hash=meta.get('data_hash')) if meta else {}
+    return dict(backbone=spec.name, fits=True, **out, md5=file_md5(path), **side)
 
 # %% ../nbs/03_backbones.ipynb #ed172bd4
 def _offline_msg(spec, fname, err)->str:

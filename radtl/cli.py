@@ -11,8 +11,8 @@ from pathlib import Path
 from .core import RadtlError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'command', 'scan_cmd', 'audit_cmd', 'weights_cmd', 'run_cmd', 'study_cmd', 'report_cmd', 'evaluate_cmd',
-           'demo_cmd', 'parser', 'main']
+__all__ = ['COMMANDS', 'command', 'scan_cmd', 'audit_cmd', 'weights_cmd', 'run_cmd', 'pretrain_cmd', 'study_cmd', 'report_cmd',
+           'evaluate_cmd', 'demo_cmd', 'parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #04d1acb4
 COMMANDS = {}
@@ -143,11 +143,53 @@ def _run_run(args)->int:
     print(f"{args.out}: accuracy {m.get('accuracy', float('nan')):.4f}, balanced accuracy {m.get('balanced_accuracy', float('nan')):.4f}, macro AUC {m.get('auc_macro', float('nan')):.4f}")
     return 0
 
+# %% ../nbs/09_cli.ipynb #cad7be97
+@command('pretrain', 'SimCLR-pretrain a backbone on unlabelled images (test split excluded) into a weights source')
+def pretrain_cmd(p):
+    p.add_argument('--data', action='append', required=True, help='image folder (repeatable: several roots are merged)')
+    p.add_argument('--backbone', default='densenet121', help='registry name of the backbone')
+    p.add_argument('--init', choices=['none', 'imagenet'], default='none', help="start from random weights, or from ImageNet's (the hybrid)")
+    p.add_argument('--epochs', type=int, default=20)
+    p.add_argument('--batch-size', type=int, default=64, help='images per batch (each brings two views; the others are its negatives)')
+    p.add_argument('--image-size', type=int, default=96, help='side of the cached images and the views')
+    p.add_argument('--out', required=True, help='folder to write: weights, sidecar, used_images.csv, history.csv')
+    p.add_argument('--temperature', type=float, default=0.1, help='NT-Xent temperature')
+    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (cosine decay)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--split', default='group', help="split policy whose test images are excluded, as in radtl run: 'group', 'official' or 'random'")
+    p.add_argument('--split-seed', type=int, default=0, help='seed of that split (as in the runs it will be compared in)')
+    p.add_argument('--no-clean-test', action='store_true', help='with --split official: as in radtl run')
+    p.add_argument('--resize', default='stretch', help="'stretch', 'pad' or 'center_crop'")
+    p.add_argument('--keep-test', action='store_true', help='do not exclude the test split (never for weights compared on it)')
+    p.add_argument('--weights-dir', action='append', help='extra folder searched for the ImageNet file of --init imagenet (repeatable)')
+    p.add_argument('--quiet', action='store_true', help='only the final line')
+    return _run_pretrain
+
+def _pretrain_config(args):
+    from radtl.pretrain import PretrainConfig
+    from radtl.backbones import default_search_dirs
+    for r in args.data:
+        if not Path(r).is_dir(): raise RadtlError(f'--data {r}: not a folder')
+    data = dict(roots=args.data, image_size=args.image_size, split=args.split, split_seed=args.split_seed, resize=args.resize,
+                clean_test=not args.no_clean_test)
+    return PretrainConfig(data=data, backbone=args.backbone, init=args.init, epochs=args.epochs, batch_size=args.batch_size,
+                          temperature=args.temperature, lr=args.lr, seed=args.seed, exclude_test=not args.keep_test,
+                          weights_dirs=args.weights_dir + default_search_dirs() if args.weights_dir else None)
+
+def _run_pretrain(args)->int:
+    from radtl.pretrain import pretrain
+    cfg = _pretrain_config(args)
+    s = pretrain(cfg, args.out, verbose=0 if args.quiet else 1)
+    f = Path(args.out) / cfg.weights_file
+    print(f"{f}: NT-Xent {s['loss_before']:.4f} -> {s['loss_after']:.4f} over {s['epochs']} epochs, {s['n_images']} images "
+          f"(data hash {s['data_hash']}). Use it as --weights {f}, or as weights: {cfg.source} with {args.out} in $RADTL_WEIGHTS")
+    return 0
+
 # %% ../nbs/09_cli.ipynb #5d853765
 @command('study', 'run a study file or preset: the grid of runs not yet done, then the report')
 def study_cmd(p):
     p.add_argument('file', nargs='?', help='study file (YAML)')
-    p.add_argument('--preset', help='a shipped study instead of a file: brain-mri-pretraining, five-settings, data-fractions, double-finetuning')
+    p.add_argument('--preset', help='a shipped study instead of a file: brain-mri-pretraining, five-settings, data-fractions, double-finetuning, in-domain-pretraining')
     p.add_argument('--data', action='append', help='image folder (repeatable); replaces the study\'s data.roots')
     p.add_argument('--intermediate', action='append', help='with --preset double-finetuning: the intermediate image folder (repeatable)')
     p.add_argument('--out', help='output folder (default: the study\'s `out`)')

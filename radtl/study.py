@@ -395,6 +395,22 @@ recipes: [double-finetune, two-phase]
 seeds: [0, 1, 2]
 run: {batch_size: 32, augment: brain-mri}
 """,
+'in-domain-pretraining': """
+name: in-domain-pretraining
+description: >-
+  One architecture, five starts: random, ImageNet, RadImageNet, own in-domain SimCLR and the hybrid
+  (ImageNet then SimCLR), under linear evaluation and full fine-tuning. Make the SimCLR weights first
+  (radtl pretrain --data ROOT --backbone densenet121 [--init imagenet] --out DIR) and put DIR in
+  $RADTL_WEIGHTS or run.weights_dirs.
+out: radtl-in-domain-pretraining
+data: {split: group, image_size: 224}
+models:
+  - {backbone: densenet121, weights: [random, imagenet, simclr, simclr-imagenet]}
+  - {backbone: densenet121, weights: radimagenet, preprocessing: caffe_255}
+recipes: [linear-eval, finetune-all]
+seeds: [0, 1, 2]
+run: {batch_size: 32, augment: brain-mri}
+""",
 }
 
 # %% ../nbs/07_study.ipynb #dea98ff4

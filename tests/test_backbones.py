@@ -23,4 +23,4 @@ def test_registry_table():
 
 def test_weights_report_missing(tmp_path):
     rep = weights_report([str(tmp_path)])
-    assert (rep.found == 'missing').all() and set(rep.source) == {'imagenet', 'radimagenet'}
+    assert (rep.found == 'missing').all() and set(rep.source) == {'imagenet', 'radimagenet', 'simclr', 'simclr-imagenet'}

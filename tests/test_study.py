@@ -86,7 +86,7 @@ def test_invalid_study_file_names_the_key(syn, tmp_path, change, key):
     assert rc == 2 and key in err and 'Traceback' not in err, err
     assert len(err.strip().splitlines()) == 1
 
-@pytest.mark.parametrize('preset, n', [('brain-mri-pretraining', 12), ('five-settings', 24), ('data-fractions', 48), ('double-finetuning', 12)])
+@pytest.mark.parametrize('preset, n', [('brain-mri-pretraining', 12), ('five-settings', 24), ('data-fractions', 48), ('double-finetuning', 12), ('in-domain-pretraining', 30)])
 def test_preset_dry_run_lists_its_runs(syn, tmp_path, preset, n):
     rc, out, err = radtl_in_process('study', '--preset', preset, '--data', syn, '--intermediate', syn, '--out', tmp_path / 'o', '--dry-run')
     assert rc == 0, err
