@@ -1,10 +1,11 @@
 """Grad-CAM peaks inside the known lesion of synthetic slices far more often than chance (slow).
 
-Two tests: a small CNN (8×8 Grad-CAM map) trained about a minute on the CPU, which checks that radtl's Grad-CAM points
-where the evidence is; and the registered backbones (DenseNet121, EfficientNetV2S, ConvNeXtTiny) fine-tuned briefly
-from ImageNet weights, skipped when the weights are not on this machine (radtl never downloads them in tests).
-Trained from scratch on a CPU for a few minutes these backbones do not yet localise (3×3 maps at 96 px, test accuracy
-0.5-0.7), so that setting is not a test of Grad-CAM."""
+Three tests: a small CNN (8×8 Grad-CAM map) trained about a minute on the CPU, which checks that radtl's Grad-CAM points
+where the evidence is; DenseNet121 trained from scratch for four epochs at 96 px (3×3 map; test accuracy 0.95, peak in
+lesion 0.74 against 0.18 by area and 0.24 with shuffled lesions); and the registered backbones (DenseNet121,
+EfficientNetV2S, ConvNeXtTiny) fine-tuned briefly from ImageNet weights, skipped when the weights are not on this machine
+(radtl never downloads them in tests). From scratch, EfficientNetV2S and ConvNeXtTiny do not learn the set in CPU
+minutes (EfficientNetV2S: test accuracy 0.41 after six epochs at 96 px), so that setting is not a test of their Grad-CAM."""
 import time
 import numpy as np, pandas as pd, pytest, keras
 from radtl.core import seed_everything
@@ -73,3 +74,15 @@ def test_gradcam_of_finetuned_backbone_peaks_in_lesion(tmp_path, backbone):
     hit, area, perm, acc, shape = _localisation(model, cache, les, test, size)
     print(f'{backbone}: peak in lesion {hit:.2f}, chance {area:.2f} (area) {perm:.2f} (shuffled lesions); accuracy {acc:.2f}, map {shape}, {time.perf_counter() - t0:.0f} s')
     assert hit >= max(2 * area, area + 0.2) and hit >= perm + 0.1
+
+@pytest.mark.slow
+def test_gradcam_of_densenet121_trained_from_scratch_peaks_in_lesion(tmp_path):
+    "Random init (BatchNorm momentum 0.9, radtl's default from scratch), Adam 1e-3, four epochs at 96 px"
+    size = 96; cache, les, train, test = _synthetic(tmp_path, size)
+    seed_everything(0); t0 = time.perf_counter()
+    model = build_classifier('densenet121', len(cache.classes), weights=None, image_size=size, channels=cache.images.shape[-1], seed=0)
+    model.compile(keras.optimizers.Adam(1e-3), 'sparse_categorical_crossentropy')
+    for e in range(4): model.fit(CacheBatches(cache, train, batch_size=32, shuffle=True, seed=e), epochs=1, verbose=0)
+    hit, area, perm, acc, shape = _localisation(model, cache, les, test, size)
+    print(f'densenet121 from scratch: peak in lesion {hit:.2f}, chance {area:.2f} (area) {perm:.2f} (shuffled lesions); accuracy {acc:.2f}, map {shape}, {time.perf_counter() - t0:.0f} s')
+    assert acc > 0.8 and hit >= max(2 * area, area + 0.2) and hit >= perm + 0.15   # seen: 0.74 vs 0.18 and 0.24, accuracy 0.95
