@@ -107,8 +107,7 @@ def inspect_file(path, max_pixels:int=MAX_PIXELS)->dict:
     try:
         if path.suffix.lower() not in IMAGE_EXTS: raise ImageError('not_image', f'not an image file (extension {path.suffix or "none"!r})')
         row['md5'] = file_md5(path)
-        im = _open_checked(path, max_pixels)
-        row.update(format=im.format, mode=im.mode)
+        with _open_checked(path, max_pixels) as im: row.update(format=im.format, mode=im.mode)   # closes the file
         im = read_image(path, max_pixels)
         row.update(width=im.width, height=im.height, grey=is_grey(im))
     except ImageError as e: row['error'] = f'{e.kind}: {e}'
