@@ -24,6 +24,12 @@ def command(name:str, help:str):
         return add_args
     return deco
 
+def _require_folders(**flags):
+    "Refuse any value of the folder flags (`data=[...]`, ...) that is not a folder, naming the flag"
+    for flag, roots in flags.items():
+        for r in roots or []:
+            if not Path(r).is_dir(): raise RadtlError(f'--{flag} {r}: not a folder')
+
 def _aliases(pairs)->dict:
     "Parse `OLD=NEW` class aliases"
     try: return dict(p.split('=', 1) for p in pairs or [])
@@ -136,8 +142,7 @@ def _run_config(args)->dict:
 
 def _run_run(args)->int:
     from radtl.train import RunConfig, run
-    for r in (args.data or []) + (args.intermediate or []):
-        if not Path(r).is_dir(): raise RadtlError(f'--data {r}: not a folder')
+    _require_folders(data=args.data, intermediate=args.intermediate)
     cfg = RunConfig.from_dict(_run_config(args))
     m = run(cfg, args.out, verbose=0 if args.quiet else 2)
     print(f"{args.out}: accuracy {m.get('accuracy', float('nan')):.4f}, balanced accuracy {m.get('balanced_accuracy', float('nan')):.4f}, macro AUC {m.get('auc_macro', float('nan')):.4f}")
@@ -168,8 +173,7 @@ def pretrain_cmd(p):
 def _pretrain_config(args):
     from radtl.pretrain import PretrainConfig
     from radtl.backbones import default_search_dirs
-    for r in args.data:
-        if not Path(r).is_dir(): raise RadtlError(f'--data {r}: not a folder')
+    _require_folders(data=args.data)
     data = dict(roots=args.data, image_size=args.image_size, split=args.split, split_seed=args.split_seed, resize=args.resize,
                 clean_test=not args.no_clean_test)
     return PretrainConfig(data=data, backbone=args.backbone, init=args.init, epochs=args.epochs, batch_size=args.batch_size,
@@ -205,9 +209,7 @@ def study_cmd(p):
 def _load_study(args):
     from radtl.study import load_study, preset_study
     if bool(args.file) == bool(args.preset): raise RadtlError('give a study FILE or --preset NAME (one of them)')
-    for flag, roots in (('--data', args.data), ('--intermediate', args.intermediate)):
-        for r in roots or []:
-            if not Path(r).is_dir(): raise RadtlError(f'{flag} {r}: not a folder')
+    _require_folders(data=args.data, intermediate=args.intermediate)
     if args.preset: return preset_study(args.preset, data=args.data, out=args.out, intermediate=args.intermediate)
     return load_study(args.file, out=args.out, data=args.data)
 

@@ -11,12 +11,17 @@ from pathlib import Path
 from importlib import metadata
 
 # %% auto #0
-__all__ = ['RadtlError', 'seed_everything', 'library_versions', 'file_md5', 'stable_hash', 'atomic_path', 'write_text_atomic',
-           'write_json_atomic', 'default_cache_dir']
+__all__ = ['RadtlError', 'say', 'seed_everything', 'library_versions', 'file_md5', 'stable_hash', 'atomic_path',
+           'write_text_atomic', 'write_json_atomic', 'default_cache_dir']
 
 # %% ../nbs/00_core.ipynb #f8b554aa
 class RadtlError(Exception):
     "An error caused by input the user can fix; the message says what is wrong and what to do"
+
+def say(verbose, msg:str):
+    "Print `msg` (flushed) when `verbose`: the progress lines of runs, studies and pretraining"
+    if verbose: print(msg, flush=True)
+
 
 # %% ../nbs/00_core.ipynb #7bda8281
 def seed_everything(seed:int, # the run's seed

@@ -11,7 +11,7 @@ from .core import RadtlError
 from .backbones import build_backbone, preprocessing_layer, get_backbone
 
 # %% auto #0
-__all__ = ['set_bn_momentum', 'build_classifier', 'base_of', 'freeze_base', 'unfreeze_last']
+__all__ = ['bn_layers', 'set_bn_momentum', 'build_classifier', 'base_of', 'freeze_base', 'unfreeze_last']
 
 # %% ../nbs/04_model.ipynb #ca854ed4
 def _augment_layer(augment, seed):
@@ -28,10 +28,13 @@ def _pool(pooling:str):
     raise RadtlError(f"pooling must be 'avg' or 'max', not {pooling!r}")
 
 # %% ../nbs/04_model.ipynb #0d15957d
+def bn_layers(model)->list:
+    "Every BatchNormalization layer of `model`, nested models included"
+    return [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+
 def set_bn_momentum(base, momentum:float):
-    "Set the moving-statistics momentum of every BatchNormalization layer in `base` (nested ones too)"
-    for l in base._flatten_layers():
-        if isinstance(l, keras.layers.BatchNormalization): l.momentum = momentum
+    "Set the moving-statistics momentum of every BatchNormalization layer in `base`"
+    for l in bn_layers(base): l.momentum = momentum
     return base
 
 def build_classifier(backbone:str, # registry name of the backbone, e.g. 'densenet121'

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import keras
 from keras import ops
-from .core import RadtlError, seed_everything, library_versions, stable_hash, write_json_atomic, write_text_atomic, atomic_path
+from .core import RadtlError, say as _say, seed_everything, library_versions, stable_hash, write_json_atomic, write_text_atomic, atomic_path
 from .backbones import build_backbone, preprocessing_layer, get_backbone, sidecar_path
 from .batches import CacheBatches
+from .model import bn_layers
 from fastcore.basics import patch
 
 # %% auto #0
@@ -179,13 +180,6 @@ def build_simclr(backbone:str, # registry name
     return keras.Model(inp, out, name=f'simclr_{get_backbone(backbone).name}'), base, info
 
 # %% ../nbs/04c_pretrain.ipynb #4cf8cb7d
-def _bn_layers(model)->list:
-    out = []
-    for l in model.layers:
-        if isinstance(l, keras.layers.BatchNormalization): out.append(l)
-        elif isinstance(l, keras.Model): out += _bn_layers(l)
-    return out
-
 def _encoder_input(x, channels:int, preprocess):
     "Raw uint8 batch → the backbone's float input"
     x = ops.cast(x, 'float32')
@@ -197,7 +191,7 @@ def recalibrate_batchnorm(base, # the backbone (a keras Model)
                           max_batches:int=50)->int:
     "Set every BatchNorm's moving statistics of `base` to the mean of its batch statistics over `batches`; returns batches used"
     from radtl.backbones import Preprocess
-    bns, pre = _bn_layers(base), Preprocess(mode)
+    bns, pre = bn_layers(base), Preprocess(mode)
     saved = [l.momentum for l in bns]
     try:
         k = 0
@@ -309,9 +303,6 @@ class _EpochLine(keras.callbacks.Callback):
         s = time.perf_counter() - self.t; logs = logs or {}
         print(f"epoch {epoch + 1}/{self.epochs}: NT-Xent {logs.get('loss', float('nan')):.4f}, pair accuracy "
               f"{logs.get('pair_accuracy', float('nan')):.3f}, {s:.0f} s ({self.n / s:.1f} images/s)", flush=True)
-
-def _say(verbose, msg):
-    if verbose: print(msg, flush=True)
 
 def _save_weights(base, path:Path):
     "Save `base`'s weights to `path` (a .weights.h5) atomically"

@@ -10,7 +10,7 @@ import fnmatch, itertools, json, os, socket, sys, threading, time, traceback, da
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import yaml
-from .core import RadtlError, write_json_atomic, write_text_atomic, default_cache_dir
+from .core import RadtlError, say as _say, write_json_atomic, write_text_atomic, default_cache_dir
 from .recipe import get_recipe
 
 # %% auto #0
@@ -286,9 +286,6 @@ def _prepared(cache:dict, dc, cache_dir):
         except Exception as e: cache[k] = e
     if isinstance(cache[k], Exception): raise cache[k]
     return cache[k]
-
-def _say(verbose, msg):
-    if verbose: print(msg, flush=True)
 
 # %% ../nbs/07_study.ipynb #c79147b1
 def _run_one(study, cfg, prepared, cache_dir, verbose)->str:

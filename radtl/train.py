@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import keras
 from sklearn.metrics import roc_auc_score, balanced_accuracy_score
-from .core import RadtlError, seed_everything, library_versions, stable_hash, write_json_atomic, write_text_atomic, atomic_path, default_cache_dir
+from .core import RadtlError, say as _say, seed_everything, library_versions, stable_hash, write_json_atomic, write_text_atomic, atomic_path, default_cache_dir
 from .recipe import Recipe, Phase, get_recipe
 from .data import scan, usable
 from .audit import audit
@@ -333,9 +333,6 @@ def _build(cfg:RunConfig, n_classes:int, channels:int, size:int):
     return build_classifier(cfg.backbone, n_classes, weights=cfg.effective_weights, image_size=size, channels=channels,
                             augment=aug, preprocessing=cfg.preprocessing, dropout=r.dropout, dense_units=r.dense_units,
                             search_dirs=cfg.weights_dirs, seed=cfg.seed)
-
-def _say(verbose, msg):
-    if verbose: print(msg, flush=True)
 
 # %% ../nbs/04b_train.ipynb #d8769231
 def _resolved_config(cfg, data, inter, info, gpu)->dict:

@@ -13,7 +13,7 @@ from radtl.synthetic import synthetic_brain_mri
 from radtl.data import scan, usable
 from radtl.cache import build_cache
 from radtl.batches import CacheBatches
-from radtl.model import build_classifier, base_of
+from radtl.model import build_classifier, base_of, bn_layers
 
 tf_keras = pytest.importorskip('tf_keras')
 SIZE = 64
@@ -25,8 +25,7 @@ def pretrain_densenet121_h5(tmp:Path, epochs:int=5)->Path:
     cache = build_cache(usable(scan(root, progress=False, verbose=False)), size=SIZE, cache_dir=tmp / 'c', progress=False)
     keras.utils.set_random_seed(3)
     model = build_classifier('densenet121', len(cache.classes), weights=None, image_size=SIZE, channels=cache.images.shape[-1], seed=3)
-    for layer in base_of(model)._flatten_layers():   # moving statistics that settle within a few dozen steps
-        if isinstance(layer, keras.layers.BatchNormalization): layer.momentum = 0.9
+    assert {l.momentum for l in bn_layers(base_of(model))} == {0.9}   # random init: statistics that settle within a few dozen steps
     model.compile(keras.optimizers.Adam(1e-3), 'sparse_categorical_crossentropy')
     model.fit(CacheBatches(cache, np.arange(len(cache.labels)), batch_size=32, shuffle=True, seed=3), epochs=epochs, verbose=0)
     k2 = tf_keras.applications.DenseNet121(weights=None, include_top=False, input_shape=(SIZE, SIZE, 3))
