@@ -16,8 +16,8 @@ from .core import RadtlError, file_md5
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN_BGR', 'IMAGENET_MEAN_RGB', 'IMAGENET_STD_RGB', 'PREPROCESSING_MODES', 'KERAS_REF', 'RADIMAGENET_REF',
-           'RANDOM', 'SIMCLR_REF', 'BACKBONES', 'Preprocess', 'WeightSource', 'WeightsInfo', 'BackboneSpec',
-           'register_backbone', 'get_backbone', 'list_backbones', 'resolve_mode', 'preprocessing_layer',
+           'RANDOM', 'SIMCLR_REF', 'BACKBONES', 'Preprocess', 'WeightSource', 'WeightsInfo', 'simclr_source_name',
+           'BackboneSpec', 'register_backbone', 'get_backbone', 'list_backbones', 'resolve_mode', 'preprocessing_layer',
            'default_search_dirs', 'find_weight_files', 'weights_report', 'sidecar_path', 'read_sidecar',
            'resolve_weights', 'guess_architecture', 'load_legacy_h5', 'check_weights_file', 'build_backbone',
            'load_radtl_model']
@@ -81,9 +81,13 @@ RANDOM = WeightSource('random', preprocessing='imagenet', origin='random initial
 SIMCLR_REF = ("Chen et al. 2020, SimCLR (ICML); made by radtl.pretrain, which records the mode in the file's sidecar "
               "(default: the architecture's ImageNet mode)")
 
+def simclr_source_name(init:str)->str:
+    "The weights-source name of SimCLR weights pretrained from `init` ('none': 'simclr'; 'imagenet': 'simclr-imagenet')"
+    return 'simclr' if init == 'none' else f'simclr-{init}'
+
 def _simclr_source(name:str, init:str)->WeightSource:
     "Own in-domain SimCLR weights of backbone `name`, pretrained from `init` ('none' or 'imagenet': the hybrid)"
-    tag = 'simclr' if init == 'none' else f'simclr-{init}'
+    tag = simclr_source_name(init)
     return WeightSource(tag, (f'{name}.{tag}.weights.h5',), 'imagenet',
                         f"radtl pretrain --backbone {name} --init {init} --out DIR (the file in DIR)", SIMCLR_REF)
 

@@ -13,7 +13,7 @@ import numpy as np, pandas as pd
 import keras
 from keras import ops
 from .core import RadtlError, say as _say, seed_everything, library_versions, stable_hash, write_json_atomic, write_text_atomic, atomic_path
-from .backbones import build_backbone, preprocessing_layer, get_backbone, sidecar_path
+from .backbones import build_backbone, preprocessing_layer, get_backbone, sidecar_path, simclr_source_name
 from .batches import CacheBatches
 from .model import bn_layers
 from fastcore.basics import patch
@@ -276,9 +276,9 @@ class PretrainConfig:
         d = {f.name: getattr(self, f.name) for f in fields(self)}; d['data'] = asdict(self.data); return d
 
     @property
-    def source(self)->str: return 'simclr' if self.init == 'none' else f'simclr-{self.init}'
+    def source(self)->str: return simclr_source_name(self.init)
     @property
-    def weights_file(self)->str: return f'{get_backbone(self.backbone).name}.{self.source}.weights.h5'
+    def weights_file(self)->str: return get_backbone(self.backbone).sources[self.source].files[0]   # the name the source looks for
 
 # %% ../nbs/04c_pretrain.ipynb #81f2fae7
 def _view_layers(model): return [l for l in model.layers if isinstance(l, SimCLRAugment)]
