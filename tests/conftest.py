@@ -17,5 +17,6 @@ def real_data(name: str) -> Path:
     return p
 
 def pytest_configure(config):
-    "Register the `slow` marker (model training; minutes on a CPU): deselect with -m 'not slow'"
+    "Register the `slow` (minutes on a CPU) and `gpu` (skips without a GPU) markers"
     config.addinivalue_line('markers', 'slow: trains models or builds every backbone; minutes on a CPU (deselect with -m "not slow")')
+    config.addinivalue_line('markers', 'gpu: needs a GPU and skips without one (also marked slow; run with -m gpu)')

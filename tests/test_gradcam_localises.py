@@ -5,7 +5,9 @@ where the evidence is; DenseNet121 trained from scratch for four epochs at 96 px
 lesion 0.74 against 0.18 by area and 0.24 with shuffled lesions); and the registered backbones (DenseNet121,
 EfficientNetV2S, ConvNeXtTiny) fine-tuned briefly from ImageNet weights, skipped when the weights are not on this machine
 (radtl never downloads them in tests). From scratch, EfficientNetV2S and ConvNeXtTiny do not learn the set in CPU
-minutes (EfficientNetV2S: test accuracy 0.41 after six epochs at 96 px), so that setting is not a test of their Grad-CAM."""
+minutes (EfficientNetV2S: test accuracy 0.41 after six epochs at 96 px); on a GPU (`pytest -m gpu`, skipped without one)
+both train from scratch for 20 epochs over 2,000 images at 128 px: EfficientNetV2S localises, ConvNeXtTiny does not
+(an expected failure that says why)."""
 import time
 import numpy as np, pandas as pd, pytest, keras
 from radtl.core import seed_everything
@@ -14,11 +16,12 @@ from radtl.data import scan, usable
 from radtl.cache import build_cache
 from radtl.batches import CacheBatches
 from radtl.backbones import resolve_weights
+from radtl.train import has_gpu
 from radtl.model import build_classifier, freeze_base, unfreeze_last
 from radtl.explain import gradcam, gradcam_raw, peak_in_lesion, lesion_area_fraction
 
-def _synthetic(tmp, size):
-    root = synthetic_brain_mri(tmp / 'syn', n_train=480, n_test=160, size=size, seed=1, leak_fracs={}, n_train_dups=0)
+def _synthetic(tmp, size, n_train=480, n_test=160):
+    root = synthetic_brain_mri(tmp / 'syn', n_train=n_train, n_test=n_test, size=size, seed=1, leak_fracs={}, n_train_dups=0)
     cache = build_cache(usable(scan(root, progress=False, verbose=False)), size=size, cache_dir=tmp / 'c', progress=False)
     les = pd.read_csv(root.parent / 'lesions.csv').set_index('path')
     rel = ['/'.join(str(p).split('/')[-3:]) for p in cache.paths]
@@ -30,6 +33,7 @@ def _localisation(model, cache, les, test, size):
     has = test[les.loc[test, 'cx'].notna().to_numpy()]
     raw, p = gradcam_raw(model, cache.images[has])
     ok = p.argmax(1) == cache.labels[has]
+    if not ok.any(): return 0., 0., 0., 0., raw.shape[1:]   # nothing classified right: nothing to localise
     margin = size / raw.shape[1] / 2   # an upsampled h×w map locates its peak to within half a cell
     cx, cy, r = (les[k].to_numpy()[has][ok] for k in ('cx', 'cy', 'r'))
     cams = gradcam(model, cache.images[has][ok])
@@ -86,3 +90,23 @@ def test_gradcam_of_densenet121_trained_from_scratch_peaks_in_lesion(tmp_path):
     hit, area, perm, acc, shape = _localisation(model, cache, les, test, size)
     print(f'densenet121 from scratch: peak in lesion {hit:.2f}, chance {area:.2f} (area) {perm:.2f} (shuffled lesions); accuracy {acc:.2f}, map {shape}, {time.perf_counter() - t0:.0f} s')
     assert acc > 0.8 and hit >= max(2 * area, area + 0.2) and hit >= perm + 0.15   # seen: 0.74 vs 0.18 and 0.24, accuracy 0.95
+
+CONVNEXT_FROM_SCRATCH = ('ConvNeXtTiny from scratch classifies (test accuracy 0.92) but its last-stage Grad-CAM does not point at '
+    'the lesion: peak in lesion 0.06 against 0.12 by area and 0.11 shuffled (H100, JAX, 188 s). At 128 px its last map is 4×4 and '
+    'every 7×7 depthwise kernel there sees the whole map, so nothing ties a cell to its place; the ImageNet-weights test is its test')
+
+@pytest.mark.slow
+@pytest.mark.gpu
+@pytest.mark.parametrize('backbone', ['efficientnetv2s', pytest.param('convnext_tiny', marks=pytest.mark.xfail(strict=True, reason=CONVNEXT_FROM_SCRATCH))])
+def test_gradcam_of_backbone_trained_from_scratch_on_gpu_peaks_in_lesion(tmp_path, backbone):
+    """From scratch these two need a few hundred steps over a few thousand images: minutes on a GPU, hours on this CPU.
+    EfficientNetV2S, H100 with JAX: peak in lesion 0.40 against 0.12 by area and 0.22 shuffled, accuracy 0.99, 281 s."""
+    if not has_gpu(): pytest.skip(f'{backbone} from scratch needs about 600 training steps at 128 px: run on a GPU (pytest -m gpu)')
+    size = 128; cache, les, train, test = _synthetic(tmp_path, size, n_train=2000, n_test=400)
+    seed_everything(0); t0 = time.perf_counter()
+    model = build_classifier(backbone, len(cache.classes), weights=None, image_size=size, channels=cache.images.shape[-1], seed=0)
+    model.compile(keras.optimizers.Adam(1e-3), 'sparse_categorical_crossentropy')
+    model.fit(CacheBatches(cache, train, batch_size=64, shuffle=True, seed=0), epochs=20, verbose=0)
+    hit, area, perm, acc, shape = _localisation(model, cache, les, test, size)
+    print(f'{backbone} from scratch: peak in lesion {hit:.2f}, chance {area:.2f} (area) {perm:.2f} (shuffled lesions); accuracy {acc:.2f}, map {shape}, {time.perf_counter() - t0:.0f} s')
+    assert acc > 0.8 and hit >= max(2 * area, area + 0.2) and hit >= perm + 0.15
