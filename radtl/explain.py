@@ -78,6 +78,7 @@ def _grads(top, a, onehot)->tuple:
 # %% ../nbs/06_explain.ipynb #d7e2d1b0
 def gradcam_raw(model, images, class_index=None, layer:str=None, batch_size:int=16)->tuple:
     "Grad-CAM maps at the feature map's resolution (N, h, w), unnormalised, and the class probabilities (N, K)"
+    if len(images) == 0: raise RadtlError('gradcam: no images given (an empty array); pass at least one (N, H, W, C) image')
     pre, lower, top = _parts(model, layer)
     cams, probs, n = [], [], len(images)
     cls = None if class_index is None else np.broadcast_to(np.asarray(class_index, int), (n,))
