@@ -60,6 +60,7 @@ class WeightSource:
     preprocessing:str='imagenet' # default preprocessing mode for these weights
     origin:str=''               # where the files come from
     ref:str=''                  # where this preprocessing choice is documented
+    how:str=''                  # what to do when the files are missing; '': fetch them from `origin`
 
 @dataclass(frozen=True)
 class WeightsInfo:
@@ -88,8 +89,9 @@ def simclr_source_name(init:str)->str:
 def _simclr_source(name:str, init:str)->WeightSource:
     "Own in-domain SimCLR weights of backbone `name`, pretrained from `init` ('none' or 'imagenet': the hybrid)"
     tag = simclr_source_name(init)
-    return WeightSource(tag, (f'{name}.{tag}.weights.h5',), 'imagenet',
-                        f"radtl pretrain --backbone {name} --init {init} --out DIR (the file in DIR)", SIMCLR_REF)
+    origin = f"radtl pretrain --backbone {name} --init {init} --out DIR (the file in DIR)"
+    return WeightSource(tag, (f'{name}.{tag}.weights.h5',), 'imagenet', origin, SIMCLR_REF,
+                        f"Make them with `{origin}` and add DIR to $RADTL_WEIGHTS (or to the run's weights_dirs), or pass the file itself.")
 
 def _radimagenet_files(*tokens):
     "The file names RadImageNet weights for one architecture circulate under"
@@ -269,12 +271,9 @@ def _source_for_path(spec, path:Path)->WeightSource:
     return WeightSource('file', (path.name,), 'imagenet', 'local file', 'given by the user')
 
 def _missing_msg(spec, src, dirs)->str:
-    if src.name.startswith('simclr'):
-        return (f'{src.name} weights for {spec.name} not found: looked for {src.files[0]} in {", ".join(map(str, dirs))}. '
-                f'Make them with `{src.origin}` and add DIR to $RADTL_WEIGHTS (or to the run\'s weights_dirs), or pass the file itself.')
-    return (f'{src.name} weights for {spec.name} not found: looked for {", ".join(src.files)} in {", ".join(map(str, dirs))}. '
-            f'Get the notop .h5 file from the {src.origin}, put it in one of these folders or set $RADTL_WEIGHTS to its folder; '
-            'on Kaggle add it as a dataset (radtl searches /kaggle/input/**).')
+    how = src.how or (f'Get the notop .h5 file from the {src.origin}, put it in one of these folders or set $RADTL_WEIGHTS to its folder; '
+                      'on Kaggle add it as a dataset (radtl searches /kaggle/input/**).')
+    return f'{src.name} weights for {spec.name} not found: looked for {", ".join(src.files)} in {", ".join(map(str, dirs))}. {how}'
 
 def resolve_weights(name:str, weights=None, search_dirs:list=None)->WeightsInfo:
     "Which source and file `weights` means for backbone `name`, with the source's default preprocessing"
@@ -293,7 +292,7 @@ def resolve_weights(name:str, weights=None, search_dirs:list=None)->WeightsInfo:
     else:
         raise RadtlError(f'weights={weights!r} is not a source of {spec.name} ({", ".join(spec.sources)}) nor an .h5 file')
     meta = _checked_sidecar(path, spec) if path else None
-    prep = meta.get('preprocessing') or src.preprocessing if meta else src.preprocessing
+    prep = (meta or {}).get('preprocessing') or src.preprocessing
     return WeightsInfo(spec.name, src.name, str(path) if path else None, prep, ref=src.ref, pretraining=meta)
 
 # %% ../nbs/03_backbones.ipynb #6bd05925

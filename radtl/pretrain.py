@@ -321,7 +321,7 @@ def _sidecar(cfg, info, images, summary)->dict:
 
 def _fit(model, cfg, images, work:Path, verbose:int):
     "Fit the SimCLR model from its last backed-up epoch to `cfg.epochs`"
-    from radtl.train import SeedByEpoch, PhaseLogger, _backup_epoch
+    from radtl.train import SeedByEpoch, PhaseLogger, _backup_epoch, read_history
     train = CacheBatches(images.cache, images.rows, cfg.batch_size, shuffle=True, seed=cfg.seed)
     lr = keras.optimizers.schedules.CosineDecay(cfg.lr, max(1, len(train) * cfg.epochs))
     model.compile(keras.optimizers.Adam(lr), NTXent(cfg.temperature), metrics=[pair_accuracy])
@@ -332,7 +332,7 @@ def _fit(model, cfg, images, work:Path, verbose:int):
            keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False)] + ([_EpochLine(cfg.epochs, len(images.rows))] if verbose else [])
     model._initial_epoch = None
     model.fit(train, epochs=cfg.epochs, initial_epoch=start, callbacks=cbs, verbose=2 if verbose > 1 else 0)
-    if model.stop_training and not np.isfinite(pd.read_csv(work / 'history.csv').loss.iloc[-1]):
+    if model.stop_training and not np.isfinite(read_history(work / 'history.csv').loss.iloc[-1]):
         raise RadtlError('SimCLR: the loss became NaN; lower --lr or raise --temperature')
 
 # %% ../nbs/04c_pretrain.ipynb #4e72874f

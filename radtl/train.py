@@ -215,8 +215,7 @@ class PhaseLogger(keras.callbacks.CSVLogger):
 
 def _truncate_history(path:Path, start_epoch:int):
     "Keep only rows of `path` with epoch < `start_epoch`"
-    if not path.exists() or not path.stat().st_size: return   # empty: the run was killed before its first epoch ended
-    h = pd.read_csv(path)
+    h = read_history(path)   # empty when absent, or when the run was killed before its first epoch ended
     if (h.epoch >= start_epoch).any(): write_text_atomic(path, h[h.epoch < start_epoch].to_csv(index=False))
 
 def read_history(path)->pd.DataFrame:
