@@ -51,6 +51,30 @@ def test_simclr_features_beat_random_features(tmp_path):
     assert ssl['linear_balanced_accuracy'] > rnd['linear_balanced_accuracy'] + 0.1, (ssl, rnd)
     assert ssl['linear_balanced_accuracy'] > rnd0['linear_balanced_accuracy'] - 0.05, (ssl, rnd0)   # no worse than a random projection
 
+@pytest.mark.slow
+def test_simclr_on_real_mri_beats_random_features_in_about_a_minute(tmp_path):
+    """The same check on real scans, where a small backbone learns fast: MobileNetV3Small, radtl's default views, temperature
+    and head, 3 epochs over the Sartaj set minus its test groups (2,797 images at 64 px). Seen (2 cores, 80 s: 40 s of
+    SimCLR, the rest scanning and probing): NT-Xent 5.45 → 4.55 (chance log 127 = 4.84); balanced accuracy on the 467 test
+    images, SimCLR vs random (BatchNorm re-estimated) vs random (initial statistics): k-NN 0.586 vs 0.458 vs 0.250,
+    linear 0.639 vs 0.402 vs 0.617.
+    On the synthetic set the same run stays at chance (NT-Xent 4.84): its heads differ from one another too little for
+    instance discrimination to find anything but noise; the DenseNet121 test above is the synthetic check."""
+    from conftest import real_data
+    root = real_data('brain-mri-sartaj-128')
+    dc = dict(roots=[str(root)], image_size=64)
+    cfg = P.PretrainConfig(data=dc, backbone='mobilenetv3small', epochs=3, batch_size=64, bn_batches=10)
+    s = P.pretrain(cfg, tmp_path / 'pt', cache_dir=tmp_path, verbose=0)
+    assert s['loss_after'] < min(s['loss_before'] - 0.5, np.log(2 * 64 - 1) - 0.15), s   # below the constant-output loss
+    data = prepare_data(DataConfig(**dc), cache_dir=tmp_path)   # the probe's test split is the one pretraining left out
+    ssl = P.probe('mobilenetv3small', tmp_path / 'pt' / cfg.weights_file, data, batch_size=256)
+    rnd = P.probe('mobilenetv3small', None, data, batch_size=256)
+    rnd0 = P.probe('mobilenetv3small', None, data, recalibrate=False, batch_size=256)
+    print({k: (round(ssl[k], 3), round(rnd[k], 3), round(rnd0[k], 3)) for k in ssl if 'balanced' in k})
+    assert ssl['knn_balanced_accuracy'] > max(rnd['knn_balanced_accuracy'], rnd0['knn_balanced_accuracy']) + 0.08, (ssl, rnd, rnd0)
+    assert ssl['linear_balanced_accuracy'] > rnd['linear_balanced_accuracy'] + 0.1, (ssl, rnd)
+    assert ssl['linear_balanced_accuracy'] > rnd0['linear_balanced_accuracy'] - 0.05, (ssl, rnd0)   # no worse than a random projection
+
 @pytest.fixture(scope='module')
 def syn(tmp_path_factory):
     "A small synthetic set at 48 px: the audit finds every planted copy of a test image at this size"
