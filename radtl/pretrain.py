@@ -331,7 +331,8 @@ def _fit(model, cfg, images, work:Path, verbose:int):
     cbs = [SeedByEpoch(), PhaseLogger(work / 'history.csv', 1, 'simclr', start), keras.callbacks.TerminateOnNaN(),
            keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False)] + ([_EpochLine(cfg.epochs, len(images.rows))] if verbose else [])
     model._initial_epoch = None
-    model.fit(train, epochs=cfg.epochs, initial_epoch=start, callbacks=cbs, verbose=2 if verbose > 1 else 0)
+    # shuffle=False: the batches shuffle themselves, seeded by the epoch; Keras would also shuffle their order with Python's global `random`, which a resumed process does not share
+    model.fit(train, epochs=cfg.epochs, initial_epoch=start, callbacks=cbs, shuffle=False, verbose=2 if verbose > 1 else 0)
     if model.stop_training and not np.isfinite(read_history(work / 'history.csv').loss.iloc[-1]):
         raise RadtlError('SimCLR: the loss became NaN; lower --lr or raise --temperature')
 

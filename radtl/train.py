@@ -247,7 +247,8 @@ def fit_phase(model, phase:Phase, k:int, train:CacheBatches, val:CacheBatches, w
         if phase.patience is not None: cbs.append(ResumableEarlyStopping(prev_vals, monitor=phase.monitor, mode=mode, patience=phase.patience))
         cbs.append(keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False))
         model._initial_epoch = None   # BackupAndRestore sets it on resume and Keras never clears it: a stale value would restart the next phase early
-        model.fit(train, validation_data=val, epochs=offset + max_epochs, initial_epoch=start, callbacks=cbs, verbose=verbose)
+        # shuffle=False: the batches shuffle themselves, seeded by the epoch; Keras would also shuffle their order with Python's global `random`, which a resumed process does not share
+        model.fit(train, validation_data=val, epochs=offset + max_epochs, initial_epoch=start, callbacks=cbs, shuffle=False, verbose=verbose)
     if model.stop_training and np.isnan(read_history(work / 'history.csv').loss.iloc[-1]):
         raise RadtlError(f'phase {phase.name}: the loss became NaN; lower the learning rate or check the data')
     if phase.restore_best and best_file.exists(): model.load_weights(best_file)
