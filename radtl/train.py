@@ -459,7 +459,7 @@ def run(config, # a `RunConfig` or its dict form
             model = _train_phases(cfg, data, inter, work, gpu, verbose, write_config)
             m = _finish(model, cfg, data, work, verbose)
     finally: keras.mixed_precision.set_global_policy(policy)
-    for f in list(work.glob('phase*.h5')) + list(work.glob('features-*')) + [work / 'state.json']:
+    for f in list(work.glob('phase*.h5')) + list(work.glob('features-*')) + list(work.glob('backup-phase*')) + [work / 'state.json']:   # a kill right after a phase's state was saved leaves its backup
         shutil.rmtree(f) if f.is_dir() else f.unlink(missing_ok=True)
     os.replace(work, out)
     _say(verbose, f"{out.name}: test accuracy {m.get('accuracy', float('nan')):.4f}, macro AUC {m.get('auc_macro', float('nan')):.4f}, {m['epochs']} epochs, {m['train_time_s']:.0f} s")
