@@ -28,6 +28,12 @@ def test_simclr_lowers_nt_xent(tmp_path):
     assert s['loss_after'] < s['loss_before'] - 1.0 and h.loss.iloc[-1] < h.loss.iloc[0] - 0.5, (s, list(h.loss))
     assert h.pair_accuracy.iloc[-1] > 10 / 63, list(h.pair_accuracy)   # chance: 1 of the 63 other views in a batch of 32
 
+def probes_against_random(backbone, weights_file, data, **kw) -> tuple:
+    "`probe` of the SimCLR weights, of random weights with BatchNorm re-estimated and at its initial statistics; printed as one line"
+    ssl, rnd, rnd0 = (P.probe(backbone, w, data, recalibrate=rc, **kw) for w, rc in ((weights_file, True), (None, True), (None, False)))
+    print({k: (round(ssl[k], 3), round(rnd[k], 3), round(rnd0[k], 3)) for k in ssl if 'balanced' in k})
+    return ssl, rnd, rnd0
+
 @pytest.mark.slow
 def test_simclr_features_beat_random_features(tmp_path):
     """Probes on SimCLR features of DenseNet121 against the same probes on its random features, with radtl's default views
@@ -43,10 +49,7 @@ def test_simclr_features_beat_random_features(tmp_path):
     cfg = P.PretrainConfig(data=dc, backbone='densenet121', epochs=3, batch_size=64, hidden_dim=256, projection_dim=64, bn_batches=10)
     P.pretrain(cfg, tmp_path / 'pt', cache_dir=tmp_path, verbose=0)
     data = prepare_data(DataConfig(**dc), cache_dir=tmp_path)   # the probe's test split is the one pretraining left out
-    ssl = P.probe('densenet121', tmp_path / 'pt' / cfg.weights_file, data)
-    rnd = P.probe('densenet121', None, data)
-    rnd0 = P.probe('densenet121', None, data, recalibrate=False)
-    print({k: (round(ssl[k], 3), round(rnd[k], 3), round(rnd0[k], 3)) for k in ssl if 'balanced' in k})
+    ssl, rnd, rnd0 = probes_against_random('densenet121', tmp_path / 'pt' / cfg.weights_file, data)
     assert ssl['knn_balanced_accuracy'] > max(rnd['knn_balanced_accuracy'] + 0.08, rnd0['knn_balanced_accuracy'] + 0.05), (ssl, rnd, rnd0)
     assert ssl['linear_balanced_accuracy'] > rnd['linear_balanced_accuracy'] + 0.1, (ssl, rnd)
     assert ssl['linear_balanced_accuracy'] > rnd0['linear_balanced_accuracy'] - 0.05, (ssl, rnd0)   # no worse than a random projection
@@ -67,10 +70,7 @@ def test_simclr_on_real_mri_beats_random_features_in_about_a_minute(tmp_path):
     s = P.pretrain(cfg, tmp_path / 'pt', cache_dir=tmp_path, verbose=0)
     assert s['loss_after'] < min(s['loss_before'] - 0.5, np.log(2 * 64 - 1) - 0.15), s   # below the constant-output loss
     data = prepare_data(DataConfig(**dc), cache_dir=tmp_path)   # the probe's test split is the one pretraining left out
-    ssl = P.probe('mobilenetv3small', tmp_path / 'pt' / cfg.weights_file, data, batch_size=256)
-    rnd = P.probe('mobilenetv3small', None, data, batch_size=256)
-    rnd0 = P.probe('mobilenetv3small', None, data, recalibrate=False, batch_size=256)
-    print({k: (round(ssl[k], 3), round(rnd[k], 3), round(rnd0[k], 3)) for k in ssl if 'balanced' in k})
+    ssl, rnd, rnd0 = probes_against_random('mobilenetv3small', tmp_path / 'pt' / cfg.weights_file, data, batch_size=256)
     assert ssl['knn_balanced_accuracy'] > max(rnd['knn_balanced_accuracy'], rnd0['knn_balanced_accuracy']) + 0.08, (ssl, rnd, rnd0)
     assert ssl['linear_balanced_accuracy'] > rnd['linear_balanced_accuracy'] + 0.1, (ssl, rnd)
     assert ssl['linear_balanced_accuracy'] > rnd0['linear_balanced_accuracy'] - 0.05, (ssl, rnd0)   # no worse than a random projection

@@ -3,7 +3,7 @@ import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, yaml
 from radtl.synthetic import synthetic_brain_mri
-from radtl.train import RunConfig, run
+from radtl.train import RunConfig, run, read_history
 
 CLI = 'import sys; from radtl.cli import main; sys.exit(main())'
 ARTIFACTS = ['config.yaml', 'history.csv', 'metrics.json', 'model.keras', 'predictions_test.csv', 'predictions_val.csv']
@@ -61,7 +61,7 @@ def test_cli_run_writes_every_artifact(reference, syn):
 def killed_at_point(partial, when) -> bool:
     "Whether the run in `partial` has reached `when`: an epoch of phase 1 or 2 logged, or phase 1 complete and phase 2 not begun"
     h, state = partial / 'history.csv', partial / 'state.json'
-    phases = pd.read_csv(h).phase.tolist() if h.exists() and h.stat().st_size else []
+    phases = read_history(h).phase.tolist()
     if when == 'between': return state.exists() and json.loads(state.read_text())['completed'] == 1 and 2 not in phases
     return int(when[-1]) in phases
 
