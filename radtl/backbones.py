@@ -17,10 +17,10 @@ from .core import RadtlError, file_md5
 # %% auto #0
 __all__ = ['IMAGENET_MEAN_BGR', 'IMAGENET_MEAN_RGB', 'IMAGENET_STD_RGB', 'PREPROCESSING_MODES', 'KERAS_REF', 'RADIMAGENET_REF',
            'RANDOM', 'SIMCLR_REF', 'BACKBONES', 'Preprocess', 'WeightSource', 'WeightsInfo', 'simclr_source_name',
-           'BackboneSpec', 'register_backbone', 'get_backbone', 'list_backbones', 'resolve_mode', 'preprocessing_layer',
-           'default_search_dirs', 'find_weight_files', 'weights_report', 'sidecar_path', 'read_sidecar',
-           'resolve_weights', 'guess_architecture', 'load_legacy_h5', 'check_weights_file', 'build_backbone',
-           'load_radtl_model']
+           'BackboneSpec', 'register_backbone', 'small_cnn', 'get_backbone', 'list_backbones', 'resolve_mode',
+           'preprocessing_layer', 'default_search_dirs', 'find_weight_files', 'weights_report', 'sidecar_path',
+           'read_sidecar', 'resolve_weights', 'guess_architecture', 'load_legacy_h5', 'check_weights_file',
+           'build_backbone', 'load_radtl_model']
 
 # %% ../nbs/03_backbones.ipynb #31845475
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)  # keras imagenet_utils, mode 'caffe'
@@ -100,32 +100,33 @@ def _radimagenet_files(*tokens):
 # %% ../nbs/03_backbones.ipynb #e7101e3a
 @dataclass(frozen=True)
 class BackboneSpec:
-    "One `keras.applications` CNN: how to build it and which weights and preprocessing fit it"
+    "One CNN (a `keras.applications` one, or any with its calling style): how to build it and which weights and preprocessing fit it"
     name:str            # registry name, e.g. 'densenet121'
-    app:str             # keras.applications constructor, e.g. 'DenseNet121'
-    native_size:int     # input size the ImageNet weights were trained at
+    app:str             # keras.applications constructor, e.g. 'DenseNet121' (or where `build` lives)
+    native_size:int|None # input size the ImageNet weights were trained at; None: no pretrained weights
     min_size:int        # smallest input the notop model accepts
     gradcam_layer:str|None   # last conv/activation layer of the notop model; None: the backbone output
-    imagenet_mode:str   # 'caffe' | 'torch' | 'tf' | 'raw' (built-in preprocessing)
+    imagenet_mode:str   # 'caffe' | 'torch' | 'tf' | 'raw' (built-in preprocessing): what ImageNet weights (or, without them, the network) expect
     n_weighted:int      # layers holding weights in the notop model
     signature:str=''    # a layer name typical of this family
     sources:dict=field(default_factory=dict) # source name -> WeightSource
+    build:object=None   # a constructor with keras.applications' `include_top`, `weights`, `input_shape`; None: keras.applications.<app>
     @property
-    def builder(self): return getattr(keras.applications, self.app)
+    def builder(self): return self.build or getattr(keras.applications, self.app)
     @property
     def builtin_preprocessing(self): return self.imagenet_mode == 'raw'
 
 BACKBONES = {}  # name -> BackboneSpec; filled only by `register_backbone` below
 
-def register_backbone(name:str, app:str, native_size:int, min_size:int, gradcam_layer:str, imagenet_mode:str,
-                      imagenet_file:str, n_weighted:int, signature:str='', radimagenet_files:tuple=()):
-    "Add `name` to `BACKBONES`, refusing to overwrite an existing entry"
+def register_backbone(name:str, app:str, native_size:int|None, min_size:int, gradcam_layer:str, imagenet_mode:str,
+                      imagenet_file:str|None, n_weighted:int, signature:str='', radimagenet_files:tuple=(), build=None):
+    "Add `name` to `BACKBONES`, refusing to overwrite an existing entry; `imagenet_file=None`: no ImageNet (nor hybrid SimCLR) source"
     if name in BACKBONES: raise KeyError(f'{name!r} is already registered')
-    srcs = {'imagenet': WeightSource('imagenet', (imagenet_file,), 'imagenet', "Keras' download cache (~/.keras/models)", KERAS_REF)}
+    srcs = {'imagenet': WeightSource('imagenet', (imagenet_file,), 'imagenet', "Keras' download cache (~/.keras/models)", KERAS_REF)} if imagenet_file else {}
     if radimagenet_files: srcs['radimagenet'] = WeightSource('radimagenet', radimagenet_files, 'caffe_255', 'RadImageNet release (github.com/BMEII-AI/RadImageNet)', RADIMAGENET_REF)
-    srcs.update({s.name: s for s in (_simclr_source(name, 'none'), _simclr_source(name, 'imagenet'))})
+    srcs.update({s.name: s for s in (_simclr_source(name, i) for i in ('none', 'imagenet')[:2 if imagenet_file else 1])})
     srcs['random'] = RANDOM
-    BACKBONES[name] = BackboneSpec(name, app, native_size, min_size, gradcam_layer, imagenet_mode, n_weighted, signature, srcs)
+    BACKBONES[name] = BackboneSpec(name, app, native_size, min_size, gradcam_layer, imagenet_mode, n_weighted, signature, srcs, build)
     return BACKBONES[name]
 
 # %% ../nbs/03_backbones.ipynb #80a54f58
@@ -158,6 +159,25 @@ register_backbone('mobilenetv2', 'MobileNetV2', 224, 32, 'out_relu', 'tf',
 for _v, _d in (('small', 86), ('large', 108)):
     register_backbone(f'mobilenetv3{_v}', f'MobileNetV3{_v.title()}', 224, 32, 'conv_1_bn', 'raw',
                       f'weights_mobilenet_v3_{_v}_224_1.0_float_no_top_v2.h5', _d, 'conv_bn')
+
+# %% ../nbs/03_backbones.ipynb #624b1876
+def small_cnn(include_top:bool=False, # radtl adds its own head: only False
+              weights=None, # only None: there are no published weights (radtl loads its files after building)
+              input_shape:tuple|None=None, # (h, w, 3); None: (224, 224, 3)
+              width:int=16, # filters of the first stage; each of the four stages doubles them
+              name:str='smallcnn')->keras.Model:
+    "A plain CNN in `keras.applications`' calling style: four stages of two 3×3 conv–BatchNorm–ReLU, each stage halving the size"
+    if include_top: raise RadtlError('small_cnn builds the notop network only; radtl adds the classifier head')
+    if weights is not None: raise RadtlError(f'small_cnn has no published weights (got weights={weights!r}): build it with None, then load a file')
+    x = inp = keras.Input(tuple(input_shape or (224, 224, 3)))
+    for s in range(1, 5):
+        for j in (1, 2):
+            x = keras.layers.Conv2D(width * 2 ** (s - 1), 3, strides=2 if j == 1 else 1, padding='same', use_bias=False, name=f'{name}_s{s}_conv{j}')(x)
+            x = keras.layers.BatchNormalization(name=f'{name}_s{s}_bn{j}')(x)
+            x = keras.layers.ReLU(name=f'{name}_s{s}_relu{j}')(x)
+    return keras.Model(inp, x, name=name)
+
+register_backbone('smallcnn', 'radtl.backbones.small_cnn', None, 16, 'smallcnn_s4_relu2', 'tf', None, 16, 'smallcnn_s1_conv1', build=small_cnn)
 
 # %% ../nbs/03_backbones.ipynb #b3c61fa1
 def get_backbone(name:str)->BackboneSpec:

@@ -261,7 +261,9 @@ class PretrainConfig:
         from radtl.train import DataConfig, _from_dict
         if isinstance(self.data, dict): self.data = _from_dict(DataConfig, self.data, 'data')
         if self.init not in ('none', 'imagenet'): raise RadtlError(f"init must be 'none' or 'imagenet', not {self.init!r}")
-        get_backbone(self.backbone)
+        spec = get_backbone(self.backbone)
+        if self.init == 'imagenet' and 'imagenet' not in spec.sources:
+            raise RadtlError(f"{spec.name} has no ImageNet weights, so no hybrid start: use init 'none'")
         if self.epochs < 1 or self.batch_size < 2: raise RadtlError('epochs must be ≥ 1 and batch_size ≥ 2 (NT-Xent needs negatives)')
         if not self.temperature > 0: raise RadtlError('temperature must be > 0')
         unknown = set(self.augment) - set(SIMCLR_AUGMENT)

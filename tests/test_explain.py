@@ -21,7 +21,7 @@ def _reference_gradcam(model, x, cls):
     g = tape.gradient(score, conv)
     return tf.nn.relu(tf.reduce_sum(tf.reduce_mean(g, (1, 2), keepdims=True) * conv, -1)).numpy()
 
-FAST = ['densenet121', 'resnet50', 'vgg16', 'efficientnetv2b0', 'convnext_tiny', 'mobilenetv3small']
+FAST = ['densenet121', 'resnet50', 'vgg16', 'efficientnetv2b0', 'convnext_tiny', 'mobilenetv3small', 'smallcnn']
 
 @pytest.mark.parametrize('name', FAST)
 def test_gradcam_shapes_and_range(name):

@@ -34,6 +34,28 @@ def probes_against_random(backbone, weights_file, data, **kw) -> tuple:
     print({k: (round(ssl[k], 3), round(rnd[k], 3), round(rnd0[k], 3)) for k in ssl if 'balanced' in k})
     return ssl, rnd, rnd0
 
+# views for the synthetic set: intensity jitter 0.1 instead of 0.4, crops of 0.4-1 of the area instead of 0.2-1
+SYNTHETIC_VIEWS = dict(brightness=0.1, contrast=0.1, crop_scale=(0.4, 1.0))
+
+def test_simclr_features_beat_random_features_in_about_a_minute(tmp_path):
+    """SimCLR of radtl's small CNN on the synthetic set lowers NT-Xent far below the constant-output loss, and both probes
+    on its features beat both random baselines by a clear margin: 30 epochs over 643 images at 64 px, about 55 s on 2 cores.
+    Seen (seed 0): NT-Xent 4.85 -> 2.10 (log 127 = 4.84); balanced accuracy (4 classes, 321 test images, one standard error
+    about 0.03), SimCLR vs random (BatchNorm re-estimated) vs random (initial statistics): k-NN 0.672 vs 0.311 vs 0.317,
+    linear 0.802 vs 0.286 vs 0.368. Over data and model seeds 1-9 (each run 51-58 s) the smallest margins over the
+    better baseline were +0.31 (k-NN) and +0.30 (linear). After 20 epochs two of eight runs had not yet taken off
+    (NT-Xent 3.6-3.8; margins +0.06 and +0.05 for k-NN), hence 30."""
+    root = synthetic_brain_mri(tmp_path / 'syn', n_train=800, n_test=160, size=64, seed=0)
+    dc = dict(roots=[str(root)], image_size=64, test=0.3)
+    cfg = P.PretrainConfig(data=dc, backbone='smallcnn', epochs=30, batch_size=64, hidden_dim=256, projection_dim=64,
+                           bn_batches=10, augment=SYNTHETIC_VIEWS)
+    s = P.pretrain(cfg, tmp_path / 'pt', cache_dir=tmp_path, verbose=0)
+    assert s['loss_after'] < min(s['loss_before'], np.log(2 * 64 - 1)) - 1.0, s
+    data = prepare_data(DataConfig(**dc), cache_dir=tmp_path)   # the probe's test split is the one pretraining left out
+    ssl, rnd, rnd0 = probes_against_random('smallcnn', tmp_path / 'pt' / cfg.weights_file, data)
+    for k in ('knn_balanced_accuracy', 'linear_balanced_accuracy'):
+        assert ssl[k] > max(rnd[k], rnd0[k]) + 0.15, (k, ssl, rnd, rnd0)
+
 @pytest.mark.slow
 def test_simclr_features_beat_random_features(tmp_path):
     """Probes on SimCLR features of DenseNet121 against the same probes on its random features, with radtl's default views
@@ -43,7 +65,8 @@ def test_simclr_features_beat_random_features(tmp_path):
     Seen (balanced accuracy, 4 classes; ~320 test images, one standard error ≈ 0.03): k-NN 0.440 against 0.329 and
     0.372; linear 0.620 against 0.394 and 0.592. So k-NN beats both clearly, the linear probe only the like-for-like one.
     Temperature 0.2 or batch 128 did worse (k-NN 0.458, 0.410); MobileNetV2/V3Small, EfficientNetB0 and ResNet50 gave
-    chance-level probes either way at this budget."""
+    chance-level probes either way at this budget. The one-minute synthetic check is the small-CNN test above; this one
+    shows that the study's own backbone learns there too."""
     root = synthetic_brain_mri(tmp_path / 'syn', n_train=800, n_test=160, size=64, seed=0)
     dc = dict(roots=[str(root)], image_size=64, test=0.3)
     cfg = P.PretrainConfig(data=dc, backbone='densenet121', epochs=3, batch_size=64, hidden_dim=256, projection_dim=64, bn_batches=10)
@@ -61,8 +84,7 @@ def test_simclr_on_real_mri_beats_random_features_in_about_a_minute(tmp_path):
     SimCLR, the rest scanning and probing): NT-Xent 5.45 → 4.60 (chance log 127 = 4.84); balanced accuracy on the 467 test
     images, SimCLR vs random (BatchNorm re-estimated) vs random (initial statistics): k-NN 0.610 vs 0.458 vs 0.250,
     linear 0.624 vs 0.402 vs 0.617.
-    On the synthetic set the same run stays at chance (NT-Xent 4.84): its heads differ from one another too little for
-    instance discrimination to find anything but noise; the DenseNet121 test above is the synthetic check."""
+    On the synthetic set the same run stays at chance (NT-Xent 4.84); there the small CNN learns (the first test above)."""
     from conftest import real_data
     root = real_data('brain-mri-sartaj-128')
     dc = dict(roots=[str(root)], image_size=64)
