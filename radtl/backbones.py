@@ -110,7 +110,7 @@ class BackboneSpec:
     n_weighted:int      # layers holding weights in the notop model
     signature:str=''    # a layer name typical of this family
     sources:dict=field(default_factory=dict) # source name -> WeightSource
-    build:object=None   # a constructor with keras.applications' `include_top`, `weights`, `input_shape`; None: keras.applications.<app>
+    build:object=None   # the constructor when it is not keras.applications.<app> (same `include_top`, `weights`, `input_shape`)
     @property
     def builder(self): return self.build or getattr(keras.applications, self.app)
     @property
@@ -118,13 +118,18 @@ class BackboneSpec:
 
 BACKBONES = {}  # name -> BackboneSpec; filled only by `register_backbone` below
 
-def register_backbone(name:str, app:str, native_size:int|None, min_size:int, gradcam_layer:str, imagenet_mode:str,
-                      imagenet_file:str|None, n_weighted:int, signature:str='', radimagenet_files:tuple=(), build=None):
-    "Add `name` to `BACKBONES`, refusing to overwrite an existing entry; `imagenet_file=None`: no ImageNet (nor hybrid SimCLR) source"
+def register_backbone(name:str, app, native_size:int|None, min_size:int, gradcam_layer:str, imagenet_mode:str,
+                      imagenet_file:str|None, n_weighted:int, signature:str='', radimagenet_files:tuple=()):
+    "Add `name` (`app`: a keras.applications name, or a constructor in its style) to `BACKBONES`, refusing to overwrite an entry; `imagenet_file=None`: no ImageNet source"
     if name in BACKBONES: raise KeyError(f'{name!r} is already registered')
-    srcs = {'imagenet': WeightSource('imagenet', (imagenet_file,), 'imagenet', "Keras' download cache (~/.keras/models)", KERAS_REF)} if imagenet_file else {}
+    build = None if isinstance(app, str) else app
+    if build: app = f'{build.__module__}.{build.__qualname__}'
+    srcs, inits = {}, ('none',)
+    if imagenet_file:   # ImageNet weights, and SimCLR started from them (the hybrid)
+        srcs['imagenet'] = WeightSource('imagenet', (imagenet_file,), 'imagenet', "Keras' download cache (~/.keras/models)", KERAS_REF)
+        inits = ('none', 'imagenet')
     if radimagenet_files: srcs['radimagenet'] = WeightSource('radimagenet', radimagenet_files, 'caffe_255', 'RadImageNet release (github.com/BMEII-AI/RadImageNet)', RADIMAGENET_REF)
-    srcs.update({s.name: s for s in (_simclr_source(name, i) for i in ('none', 'imagenet')[:2 if imagenet_file else 1])})
+    srcs.update({s.name: s for s in (_simclr_source(name, i) for i in inits)})
     srcs['random'] = RANDOM
     BACKBONES[name] = BackboneSpec(name, app, native_size, min_size, gradcam_layer, imagenet_mode, n_weighted, signature, srcs, build)
     return BACKBONES[name]
@@ -177,7 +182,7 @@ def small_cnn(include_top:bool=False, # radtl adds its own head: only False
             x = keras.layers.ReLU(name=f'{name}_s{s}_relu{j}')(x)
     return keras.Model(inp, x, name=name)
 
-register_backbone('smallcnn', 'radtl.backbones.small_cnn', None, 16, 'smallcnn_s4_relu2', 'tf', None, 16, 'smallcnn_s1_conv1', build=small_cnn)
+register_backbone('smallcnn', small_cnn, None, 16, 'smallcnn_s4_relu2', 'tf', None, 16, 'smallcnn_s1_conv1')
 
 # %% ../nbs/03_backbones.ipynb #b3c61fa1
 def get_backbone(name:str)->BackboneSpec:
