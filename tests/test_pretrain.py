@@ -34,6 +34,18 @@ def probes_against_random(backbone, weights_file, data, **kw) -> tuple:
     print({k: (round(ssl[k], 3), round(rnd[k], 3), round(rnd0[k], 3)) for k in ssl if 'balanced' in k})
     return ssl, rnd, rnd0
 
+def pretrain_and_probe(tmp_path, dc:dict, probe_kw:dict|None=None, **cfg) -> tuple:
+    "SimCLR-pretrain on `dc` minus its test split, then `probes_against_random` on that split; (summary, ssl, rnd, rnd0)"
+    cfg = P.PretrainConfig(data=dc, **cfg)
+    s = P.pretrain(cfg, tmp_path / 'pt', cache_dir=tmp_path, verbose=0)
+    data = prepare_data(DataConfig(**dc), cache_dir=tmp_path)   # the probe's test split is the one pretraining left out
+    return (s, *probes_against_random(cfg.backbone, tmp_path / 'pt' / cfg.weights_file, data, **(probe_kw or {})))
+
+def synthetic_64(tmp_path) -> dict:
+    "Data config of the synthetic probe tests: 960 images at 64 px, 30% of the groups held out for the probes' test"
+    root = synthetic_brain_mri(tmp_path / 'syn', n_train=800, n_test=160, size=64, seed=0)
+    return dict(roots=[str(root)], image_size=64, test=0.3)
+
 # views for the synthetic set: intensity jitter 0.1 instead of 0.4, crops of 0.4-1 of the area instead of 0.2-1
 SYNTHETIC_VIEWS = dict(brightness=0.1, contrast=0.1, crop_scale=(0.4, 1.0))
 
@@ -45,14 +57,9 @@ def test_simclr_features_beat_random_features_in_about_a_minute(tmp_path):
     linear 0.802 vs 0.286 vs 0.368. Over data and model seeds 1-9 (each run 51-58 s) the smallest margins over the
     better baseline were +0.31 (k-NN) and +0.30 (linear). After 20 epochs two of eight runs had not yet taken off
     (NT-Xent 3.6-3.8; margins +0.06 and +0.05 for k-NN), hence 30."""
-    root = synthetic_brain_mri(tmp_path / 'syn', n_train=800, n_test=160, size=64, seed=0)
-    dc = dict(roots=[str(root)], image_size=64, test=0.3)
-    cfg = P.PretrainConfig(data=dc, backbone='smallcnn', epochs=30, batch_size=64, hidden_dim=256, projection_dim=64,
-                           bn_batches=10, augment=SYNTHETIC_VIEWS)
-    s = P.pretrain(cfg, tmp_path / 'pt', cache_dir=tmp_path, verbose=0)
+    s, ssl, rnd, rnd0 = pretrain_and_probe(tmp_path, synthetic_64(tmp_path), backbone='smallcnn', epochs=30, batch_size=64,
+                                           hidden_dim=256, projection_dim=64, bn_batches=10, augment=SYNTHETIC_VIEWS)
     assert s['loss_after'] < min(s['loss_before'], np.log(2 * 64 - 1)) - 1.0, s
-    data = prepare_data(DataConfig(**dc), cache_dir=tmp_path)   # the probe's test split is the one pretraining left out
-    ssl, rnd, rnd0 = probes_against_random('smallcnn', tmp_path / 'pt' / cfg.weights_file, data)
     for k in ('knn_balanced_accuracy', 'linear_balanced_accuracy'):
         assert ssl[k] > max(rnd[k], rnd0[k]) + 0.15, (k, ssl, rnd, rnd0)
 
@@ -67,12 +74,8 @@ def test_simclr_features_beat_random_features(tmp_path):
     Temperature 0.2 or batch 128 did worse (k-NN 0.458, 0.410); MobileNetV2/V3Small, EfficientNetB0 and ResNet50 gave
     chance-level probes either way at this budget. The one-minute synthetic check is the small-CNN test above; this one
     shows that the study's own backbone learns there too."""
-    root = synthetic_brain_mri(tmp_path / 'syn', n_train=800, n_test=160, size=64, seed=0)
-    dc = dict(roots=[str(root)], image_size=64, test=0.3)
-    cfg = P.PretrainConfig(data=dc, backbone='densenet121', epochs=3, batch_size=64, hidden_dim=256, projection_dim=64, bn_batches=10)
-    P.pretrain(cfg, tmp_path / 'pt', cache_dir=tmp_path, verbose=0)
-    data = prepare_data(DataConfig(**dc), cache_dir=tmp_path)   # the probe's test split is the one pretraining left out
-    ssl, rnd, rnd0 = probes_against_random('densenet121', tmp_path / 'pt' / cfg.weights_file, data)
+    _, ssl, rnd, rnd0 = pretrain_and_probe(tmp_path, synthetic_64(tmp_path), backbone='densenet121', epochs=3, batch_size=64,
+                                           hidden_dim=256, projection_dim=64, bn_batches=10)
     assert ssl['knn_balanced_accuracy'] > max(rnd['knn_balanced_accuracy'] + 0.08, rnd0['knn_balanced_accuracy'] + 0.05), (ssl, rnd, rnd0)
     assert ssl['linear_balanced_accuracy'] > rnd['linear_balanced_accuracy'] + 0.1, (ssl, rnd)
     assert ssl['linear_balanced_accuracy'] > rnd0['linear_balanced_accuracy'] - 0.05, (ssl, rnd0)   # no worse than a random projection
@@ -87,12 +90,9 @@ def test_simclr_on_real_mri_beats_random_features_in_about_a_minute(tmp_path):
     On the synthetic set the same run stays at chance (NT-Xent 4.84); there the small CNN learns (the first test above)."""
     from conftest import real_data
     root = real_data('brain-mri-sartaj-128')
-    dc = dict(roots=[str(root)], image_size=64)
-    cfg = P.PretrainConfig(data=dc, backbone='mobilenetv3small', epochs=3, batch_size=64, bn_batches=10)
-    s = P.pretrain(cfg, tmp_path / 'pt', cache_dir=tmp_path, verbose=0)
+    s, ssl, rnd, rnd0 = pretrain_and_probe(tmp_path, dict(roots=[str(root)], image_size=64), dict(batch_size=256),
+                                           backbone='mobilenetv3small', epochs=3, batch_size=64, bn_batches=10)
     assert s['loss_after'] < min(s['loss_before'] - 0.5, np.log(2 * 64 - 1) - 0.15), s   # below the constant-output loss
-    data = prepare_data(DataConfig(**dc), cache_dir=tmp_path)   # the probe's test split is the one pretraining left out
-    ssl, rnd, rnd0 = probes_against_random('mobilenetv3small', tmp_path / 'pt' / cfg.weights_file, data, batch_size=256)
     assert ssl['knn_balanced_accuracy'] > max(rnd['knn_balanced_accuracy'], rnd0['knn_balanced_accuracy']) + 0.08, (ssl, rnd, rnd0)
     assert ssl['linear_balanced_accuracy'] > rnd['linear_balanced_accuracy'] + 0.1, (ssl, rnd)
     assert ssl['linear_balanced_accuracy'] > rnd0['linear_balanced_accuracy'] - 0.05, (ssl, rnd0)   # no worse than a random projection
