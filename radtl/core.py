@@ -1,4 +1,4 @@
-"""Seeds, provenance, atomic files and the one error type radtl shows its users
+"""Seeds, provenance, atomic files, file names of any bytes, one process per folder, and the one error type radtl shows its users
 
 Docs: https://radtl.github.io/radtl/core.html.md"""
 
@@ -6,13 +6,14 @@ Docs: https://radtl.github.io/radtl/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #4722b8ca
 from __future__ import annotations
-import hashlib, json, os, platform, sys, tempfile, contextlib, shutil
+import hashlib, json, os, platform, sys, tempfile, contextlib, shutil, socket, threading, time, datetime
 from pathlib import Path
 from importlib import metadata
 
 # %% auto #0
-__all__ = ['RadtlError', 'say', 'seed_everything', 'library_versions', 'file_md5', 'stable_hash', 'atomic_path',
-           'write_text_atomic', 'write_json_atomic', 'default_cache_dir']
+__all__ = ['HEARTBEAT_S', 'RadtlError', 'say', 'seed_everything', 'library_versions', 'file_md5', 'stable_hash', 'printable',
+           'atomic_path', 'write_text_atomic', 'write_json_atomic', 'write_csv_atomic', 'read_csv',
+           'save_weights_atomic', 'lock_is_stale', 'RunLock', 'claimed_folder', 'default_cache_dir']
 
 # %% ../nbs/00_core.ipynb #f8b554aa
 class RadtlError(Exception):
@@ -20,8 +21,7 @@ class RadtlError(Exception):
 
 def say(verbose, msg:str):
     "Print `msg` (flushed) when `verbose`: the progress lines of runs, studies and pretraining"
-    if verbose: print(msg, flush=True)
-
+    if verbose: print(printable(msg), flush=True)
 
 # %% ../nbs/00_core.ipynb #7bda8281
 def seed_everything(seed:int, # the run's seed
@@ -64,6 +64,13 @@ def stable_hash(obj, n:int=16)->str:
     s = json.dumps(obj, sort_keys=True, default=str, separators=(',', ':'))
     return hashlib.sha256(s.encode()).hexdigest()[:n]
 
+# %% ../nbs/00_core.ipynb #ce3dc8a7
+def printable(text)->str:
+    "`text` with every byte of a file name that is not UTF-8 shown as `\\xNN`: safe to print on any console"
+    s = str(text)
+    try: return s.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
+    except UnicodeEncodeError: return s.encode('utf-8', 'backslashreplace').decode('utf-8')
+
 # %% ../nbs/00_core.ipynb #ce8420e5
 @contextlib.contextmanager
 def atomic_path(path):
@@ -78,13 +85,115 @@ def atomic_path(path):
         if os.path.exists(tmp): os.remove(tmp)
 
 def write_text_atomic(path, text:str):
-    "Write `text` to `path` atomically"
-    with atomic_path(path) as tmp: Path(tmp).write_text(text)
+    "Write `text` to `path` atomically, as UTF-8 (file names that are not UTF-8 keep their bytes)"
+    with atomic_path(path) as tmp: Path(tmp).write_text(text, encoding='utf-8', errors='surrogateescape')
     return Path(path)
 
 def write_json_atomic(path, obj, **kw):
     "Write `obj` as indented JSON to `path` atomically"
     return write_text_atomic(path, json.dumps(obj, indent=2, default=str, **kw))
+
+def write_csv_atomic(path, df):
+    "Write the DataFrame `df` (no index) to `path` atomically; a kill never leaves half a CSV"
+    return write_text_atomic(path, df.to_csv(index=False))
+
+def read_csv(path, **kw):
+    "A CSV radtl wrote, as a DataFrame, with file names of any bytes read back as they were written"
+    import pandas as pd
+    return pd.read_csv(path, encoding='utf-8', encoding_errors='surrogateescape', **kw)
+
+def save_weights_atomic(model, path):
+    "Save `model`'s weights to `path` (a `.weights.h5`) so that a kill leaves the old file or the new one, never part of one"
+    with atomic_path(path) as tmp:
+        p = Path(str(tmp) + '.weights.h5')
+        try:
+            model.save_weights(p)
+            with open(p, 'rb+') as f: os.fsync(f.fileno())
+            os.replace(p, tmp)
+        finally: p.unlink(missing_ok=True)
+    return Path(path)
+
+# %% ../nbs/00_core.ipynb #b78b9c88
+HEARTBEAT_S = 30
+
+def _alive(pid:int)->bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def lock_is_stale(path, stale_s:float=300)->bool:
+    "Whether lock file `path` was left by a dead process (same host) or not touched for `stale_s` seconds"
+    path = Path(path)
+    try: info, age = json.loads(path.read_text() or '{}'), time.time() - path.stat().st_mtime
+    except FileNotFoundError: return True
+    except (OSError, ValueError): info, age = {}, time.time() - path.stat().st_mtime
+    if info.get('host') == socket.gethostname() and isinstance(info.get('pid'), int): return not _alive(info['pid'])
+    return age > stale_s
+
+class RunLock:
+    "An exclusive lock file for one folder, refreshed in the background while held"
+    def __init__(self, path, stale_s:float=300): self.path, self.stale_s, self._stop, self._held = Path(path), stale_s, threading.Event(), False
+
+    def _create(self)->bool:
+        try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError: return False
+        with os.fdopen(fd, 'w') as f: json.dump(dict(host=socket.gethostname(), pid=os.getpid(), started=datetime.datetime.now().isoformat(timespec='seconds')), f)
+        return True
+
+    def acquire(self)->bool:
+        "Take the lock (taking over a stale one); False when another live process holds it"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self._create(): return self._beat()
+        if not lock_is_stale(self.path, self.stale_s): return False
+        try: os.replace(self.path, self.path.with_name(f'{self.path.name}.stale-{os.getpid()}'))  # only one taker wins the rename
+        except FileNotFoundError: return False
+        self.path.with_name(f'{self.path.name}.stale-{os.getpid()}').unlink(missing_ok=True)
+        return self._create() and self._beat()
+
+    def holder(self)->str:
+        "Who holds the lock, from its file: 'process PID on HOST since TIME'"
+        try: info = json.loads(self.path.read_text() or '{}')
+        except (OSError, ValueError): info = {}
+        return f"process {info.get('pid', '?')} on {info.get('host', '?')} since {info.get('started', '?')}"
+
+    def _beat(self)->bool:
+        self._held = True
+        def loop():
+            while not self._stop.wait(HEARTBEAT_S):
+                try: os.utime(self.path)
+                except OSError: return
+        threading.Thread(target=loop, daemon=True).start(); return True
+
+    def release(self):
+        if self._held: self._stop.set(); self.path.unlink(missing_ok=True); self._held = False
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.release()
+
+# %% ../nbs/00_core.ipynb #f60c1383
+def _new_parents(path:Path)->list:
+    "The folders above `path` that do not exist yet, outermost first"
+    return [p for p in reversed(path.parents) if not p.exists()]
+
+@contextlib.contextmanager
+def claimed_folder(out, # the folder to write; the work happens in `<out>.partial`
+                   lock:bool=True, # take `<out>.lock` (False: the caller holds it)
+                   keep=('history.csv', 'features-*')): # a `.partial` holding one of these is kept on failure: work was done
+    "Yield `<out>.partial` while holding `out`'s lock; if the body fails before any work, remove what this call created"
+    out = Path(out); work = out.with_name(out.name + '.partial')
+    parents, existed = _new_parents(out), work.exists()
+    lk = RunLock(out.with_name(out.name + '.lock')) if lock else None
+    if lk and not lk.acquire():
+        raise RadtlError(f'{out} is being written by another radtl {lk.holder()} (lock {lk.path}); wait for it to finish, or stop it '
+                         '(a lock left by a dead process on this host is taken over)')
+    try: yield work
+    except BaseException:
+        if not existed and work.is_dir() and not any(next(work.glob(k), None) for k in keep): shutil.rmtree(work, ignore_errors=True)
+        raise
+    finally:
+        if lk: lk.release()
+        for p in reversed(parents):
+            with contextlib.suppress(OSError): p.rmdir()   # only when still empty
 
 # %% ../nbs/00_core.ipynb #40c10cac
 def default_cache_dir(cache_dir=None)->Path:

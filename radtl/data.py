@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
-from .core import RadtlError, file_md5
+from .core import RadtlError, file_md5, printable
 
 # %% auto #0
-__all__ = ['CLASS_ALIASES', 'SPLIT_ALIASES', 'MAX_PIXELS', 'IMAGE_EXTS', 'CATALOG_COLUMNS', 'normalise_label', 'split_and_label',
-           'ImageError', 'read_image', 'is_grey', 'inspect_file', 'scan', 'usable', 'error_kind', 'error_counts',
-           'summarize', 'format_summary']
+__all__ = ['CLASS_ALIASES', 'SPLIT_ALIASES', 'MAX_PIXELS', 'IMAGE_EXTS', 'CATALOG_COLUMNS', 'LABEL_KINDS', 'normalise_label',
+           'split_and_label', 'placement_error', 'ImageError', 'read_image', 'is_grey', 'inspect_file', 'scan',
+           'error_kind', 'usable', 'error_counts', 'left_out_line', 'summarize', 'format_summary']
 
 # %% ../nbs/01_data.ipynb #19265973
 CLASS_ALIASES = {
@@ -38,13 +38,26 @@ def normalise_label(name:str, aliases:dict|None=None)->str:
     return table.get(_key(name), _key(name))
 
 # %% ../nbs/01_data.ipynb #0cd791cc
-def split_and_label(rel:Path, aliases:dict|None=None)->tuple:
-    "Official split ('' when the layout has none) and class of a file at relative path `rel`"
+def _class_dirs(rel:Path)->tuple:
+    "(split, the folders between the split level (or the root) and the file)"
     dirs = rel.parts[:-1]
-    split = next((SPLIT_ALIASES[d.lower()] for d in dirs if d.lower() in SPLIT_ALIASES), '')
-    parent = dirs[-1] if dirs else None
-    label = None if parent is None or parent.lower() in SPLIT_ALIASES else normalise_label(parent, aliases)
-    return split, label
+    i = next((k for k, p in enumerate(dirs) if p.lower() in SPLIT_ALIASES), -1)
+    return (SPLIT_ALIASES[dirs[i].lower()] if i >= 0 else ''), dirs[i + 1:]
+
+def split_and_label(rel:Path, aliases:dict|None=None)->tuple:
+    "Official split ('' when the layout has none) and class folder (normalised) of a file at relative path `rel`"
+    split, below = _class_dirs(rel)
+    return split, normalise_label(below[0], aliases) if below else None
+
+def placement_error(rel:Path)->str|None:
+    "Why a file at relative path `rel` has no class (`unlabelled: …` or `nested: …`), or None when it lies in a class folder"
+    split, below = _class_dirs(rel)
+    level = f'{rel.parts[len(rel.parts) - 2 - len(below)]}/' if len(rel.parts) > 1 + len(below) else 'the root'
+    if not below: return f'unlabelled: not inside a class folder (directly in {level})'
+    if len(below) == 1: return None
+    return (f"nested: in sub-folder {'/'.join(below[1:])}/ of class folder {below[0]}/; a class is the folder right below "
+            f"{level} and its images must lie directly in it: move them up into {below[0]}/, or scan {below[0]}/ as a root "
+            "if its sub-folders are the classes")
 
 # %% ../nbs/01_data.ipynb #ce13e767
 MAX_PIXELS = 64_000_000  # larger than any medical slice; a larger file is refused before decoding
@@ -59,6 +72,7 @@ def _to_8bit(im:Image.Image)->Image.Image:
     if im.mode in ('L', 'RGB'): return im
     if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'F'):
         a = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(a).all(): raise ImageError('non_finite', f'{int((~np.isfinite(a)).sum())} pixel values are NaN or infinite')
         a = a - min(a.min(), 0)
         return Image.fromarray(np.clip(a * (255 / max(a.max(), 1e-12)), 0, 255).round().astype(np.uint8), 'L')
     if im.mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
@@ -116,23 +130,63 @@ def inspect_file(path, max_pixels:int=MAX_PIXELS)->dict:
 
 # %% ../nbs/01_data.ipynb #2ce90e26
 CATALOG_COLUMNS = ['path', 'source', 'split', 'label', 'format', 'mode', 'width', 'height', 'grey', 'bytes', 'md5', 'error']
+LABEL_KINDS = ('unlabelled', 'nested')   # error kinds of images that decode but lie where no class can be read
 
-def _files_under(root:Path): return sorted(p for p in root.rglob('*') if p.is_file())
+def _listing(d:Path):
+    "The entries of folder `d`, sorted by name (raises OSError when it cannot be listed)"
+    with os.scandir(d) as it: return sorted(it, key=lambda e: e.name)
+
+def _entry_problem(e)->str|None:
+    "Why the directory entry `e` (not a folder) is not read as a file, or None for a regular file"
+    if e.is_file(): return None
+    if e.is_symlink(): return 'broken_link: symbolic link to a missing target (or a link loop)'
+    return 'not_regular: a FIFO, socket or device, not a regular file; not read'
+
+def _files_under(root:Path)->list:
+    "(path, problem) for every file under `root` (problem None) and every thing that is not read, with its reason"
+    out, st = [], root.stat()
+    stack = [(root, frozenset({(st.st_dev, st.st_ino)}))]
+    while stack:
+        d, above = stack.pop()
+        try: entries = _listing(d)
+        except OSError as e: out.append((d, f'unreadable_folder: cannot list this folder ({e.strerror or e}); the files in it are not in the catalog')); continue
+        subdirs = []
+        for e in entries:
+            p = Path(e.path)
+            try:
+                if not e.is_dir(): out.append((p, _entry_problem(e))); continue
+                s = e.stat(); key = (s.st_dev, s.st_ino)
+                if key in above: out.append((p, 'symlink_loop: a link to a folder above it; not followed'))
+                else: subdirs.append((p, above | {key}))
+            except OSError as err: out.append((p, f'unreadable: {err.strerror or err}'))
+        stack.extend(reversed(subdirs))
+    return out
 
 def _source_names(roots)->list:
     "A short unique name per root: its folder name, suffixed when two roots share one"
     names = [r.name or str(r) for r in roots]
     return [n if names.count(n) == 1 else f'{n}#{i}' for i, n in enumerate(names)]
 
-def _scan_rows(root:Path, source:str, aliases, max_pixels, pool, pbar)->list:
-    files = _files_under(root)
-    def one(p):
-        rel = p.relative_to(root)
-        split, label = split_and_label(rel, aliases)
-        row = dict(path=str(p), source=source, split=split, label=label)
-        row.update(dict(error='hidden: hidden or system file', bytes=p.stat().st_size) if _hidden(rel) else inspect_file(p, max_pixels))
-        pbar.update(); return row
-    return list(pool.map(one, files))
+def _size(p:Path):
+    try: return os.stat(p).st_size
+    except OSError: return np.nan
+
+def _row(p:Path, problem, root:Path, source:str, aliases, max_pixels)->dict:
+    "The catalog row of `p` (found under `root` with `problem`, or None)"
+    rel = p.relative_to(root)
+    split, label = split_and_label(rel, aliases)
+    row = dict(path=str(p), source=source, split=split, label=label)
+    if _hidden(rel): return row | dict(error='hidden: hidden or system file', bytes=_size(p))
+    if problem: return row | dict(error=problem, bytes=np.nan, label=None)
+    try: row.update(inspect_file(p, max_pixels))
+    except OSError as e: return row | dict(error=f'unreadable: {e.strerror or e}', bytes=_size(p))
+    if row['error'] is None: row['error'] = placement_error(rel)
+    return row
+
+def _scan_rows(root:Path, entries:list, source:str, aliases, max_pixels, pool, pbar)->list:
+    def one(entry):
+        row = _row(*entry, root, source, aliases, max_pixels); pbar.update(); return row
+    return list(pool.map(one, entries))
 
 # %% ../nbs/01_data.ipynb #c3eb829b
 def scan(*roots, # folders to scan: class-per-folder, with or without a split level
@@ -142,32 +196,38 @@ def scan(*roots, # folders to scan: class-per-folder, with or without a split le
          progress:bool=True, # show a progress bar
          verbose:bool=True, # print the summary table at the end
         )->pd.DataFrame:
-    "Catalog every file under `roots`: one row each, with label, split, format, size, MD5 and error"
+    "Catalog everything under `roots`: one row per file (or unreadable thing), with label, split, format, size, MD5 and error"
     roots = [Path(r).expanduser() for r in roots]
     if not roots: raise RadtlError('scan needs at least one folder of images')
     for r in roots:
         if not r.is_dir(): raise RadtlError(f'{r} is not a folder; pass the folder that holds the class (or Training/Testing) folders')
     workers = workers or min(16, 2 * (os.cpu_count() or 1))
-    n = sum(len(_files_under(r)) for r in roots)
-    if n == 0: raise RadtlError(f'no files under {", ".join(map(str, roots))}; is this the right folder?')
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=n, desc='scan', unit='file', disable=not progress) as pbar:
-        rows = [row for r, s in zip(roots, _source_names(roots)) for row in _scan_rows(r, s, aliases, max_pixels, pool, pbar)]
+    found = [_files_under(r) for r in roots]
+    if not sum(map(len, found)): raise RadtlError(f'no files under {", ".join(map(str, roots))}; is this the right folder?')
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=sum(map(len, found)), desc='scan', unit='file', disable=not progress) as pbar:
+        rows = [row for r, f, s in zip(roots, found, _source_names(roots)) for row in _scan_rows(r, f, s, aliases, max_pixels, pool, pbar)]
     cat = pd.DataFrame(rows, columns=CATALOG_COLUMNS).sort_values('path', ignore_index=True)
-    if verbose: print(format_summary(cat))
+    if verbose: print(printable(format_summary(cat)))
     return cat
 
 # %% ../nbs/01_data.ipynb #128745f3
-def usable(cat:pd.DataFrame, labelled:bool=True)->pd.DataFrame:
-    "Rows of `cat` without an error (and with a label, when `labelled`)"
-    ok = cat.error.isna()
-    if labelled: ok &= cat.label.notna()
-    return cat[ok]
-
 def error_kind(err:str)->str: return str(err).split(':', 1)[0]
 
+def usable(cat:pd.DataFrame, labelled:bool=True)->pd.DataFrame:
+    "Rows of `cat` without an error and with a label; with `labelled=False`, also images that decode but have no class"
+    ok = cat.error.isna()
+    if labelled: ok &= cat.label.notna()
+    else: ok |= cat.error.map(error_kind, na_action='ignore').isin(LABEL_KINDS)
+    return cat[ok]
+
 def error_counts(cat:pd.DataFrame)->dict:
-    "Number of unusable files per error kind"
+    "Number of files left out (unusable) per error kind"
     return cat.error.dropna().map(error_kind).value_counts().sort_index().to_dict()
+
+def left_out_line(counts:dict)->str:
+    "'left out: 3 files (empty 1, unlabelled 2)' from `error_counts`"
+    n = sum(counts.values())
+    return f"left out: {n} file{'s' * (n != 1)} ({', '.join(f'{k} {v}' for k, v in counts.items())})" if n else 'left out: none'
 
 def summarize(cat:pd.DataFrame)->pd.DataFrame:
     "Usable labelled images per class (rows) and official split (columns), with totals"
@@ -178,8 +238,8 @@ def summarize(cat:pd.DataFrame)->pd.DataFrame:
 
 def format_summary(cat:pd.DataFrame)->str:
     "A short human-readable summary of a scan"
-    u, errs = usable(cat), error_counts(cat)
+    u = usable(cat)
     lines = [f'{len(cat)} files, {len(u)} usable labelled images in {u.label.nunique()} classes from {cat.source.nunique()} source(s)']
     if len(u): lines.append(summarize(cat).to_string())
-    lines.append('errors: ' + (', '.join(f'{k} {v}' for k, v in errs.items()) if errs else 'none'))
+    lines.append(left_out_line(error_counts(cat)))
     return '\n'.join(lines)
