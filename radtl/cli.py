@@ -6,9 +6,10 @@ Docs: https://radtl.github.io/radtl/cli.html.md"""
 
 # %% ../nbs/09_cli.ipynb #3fd03453
 from __future__ import annotations
-import argparse, os, sys, json
+import argparse, contextlib, os, sys, json
 from pathlib import Path
-from .core import RadtlError
+from .core import RadtlError, printable
+from .config import check_keys, field_value, flag_type, read_yaml
 
 # %% auto #0
 __all__ = ['COMMANDS', 'command', 'scan_cmd', 'audit_cmd', 'weights_cmd', 'run_cmd', 'pretrain_cmd', 'study_cmd', 'report_cmd',
@@ -30,6 +31,17 @@ def _require_folders(**flags):
         for r in roots or []:
             if not Path(r).is_dir(): raise RadtlError(f'--{flag} {r}: not a folder')
 
+def _require_file_targets(**flags):
+    "Refuse output-file flags (`csv=path`, ...) naming a folder or a path in a folder that does not exist, before any work"
+    for flag, f in flags.items():
+        if f is None: continue
+        if Path(f).is_dir(): raise RadtlError(f'--{flag} {f}: is a folder; give a file name')
+        if not Path(f).resolve().parent.is_dir(): raise RadtlError(f'--{flag} {f}: the folder {Path(f).parent} does not exist')
+
+def _checked_flags(args, cls, names:dict)->dict:
+    "The flags among `names` (attribute → field of `cls`) given on the command line, each checked as its config field"
+    return {field: field_value(cls, field, getattr(args, a), '--' + a.replace('_', '-')) for a, field in names.items() if getattr(args, a) is not None}
+
 def _aliases(pairs)->dict:
     "Parse `OLD=NEW` class aliases"
     try: return dict(p.split('=', 1) for p in pairs or [])
@@ -39,27 +51,29 @@ def _aliases(pairs)->dict:
 def _scan_args(p):
     p.add_argument('roots', nargs='+', help='image folders (class folders, optionally under Training/Testing)')
     p.add_argument('--alias', action='append', metavar='OLD=NEW', help='extra class-name alias (repeatable)')
-    p.add_argument('--csv', help='write the catalog to this CSV file')
-    p.add_argument('--errors', type=int, default=20, help='list at most this many unusable files')
+    p.add_argument('--csv', help='write the catalog to this CSV file (file names as their bytes: radtl.core.read_csv reads it)')
+    p.add_argument('--errors', type=flag_type(int, ge=0), default=20, help='list at most this many files left out')
 
 def _scan_catalog(args):
     from radtl.data import scan, usable
+    from radtl.core import write_csv_atomic
+    _require_file_targets(csv=args.csv, json=getattr(args, 'json', None), pairs=getattr(args, 'pairs', None))
     cat = scan(*args.roots, aliases=_aliases(args.alias), progress=sys.stderr.isatty(), verbose=False)
-    if args.csv: cat.to_csv(args.csv, index=False)
+    if args.csv: write_csv_atomic(args.csv, cat)
     if not len(usable(cat)): raise RadtlError(f'no usable labelled images under {", ".join(args.roots)} ({len(cat)} files, all unusable or without a class folder)')
     return cat
 
-@command('scan', 'catalog image folders: labels, splits, formats, errors')
+@command('scan', 'catalog image folders: labels, splits, formats, and every file left out with its reason')
 def scan_cmd(p): _scan_args(p); return _run_scan
 
 def _run_scan(args)->int:
     from radtl.data import format_summary
     cat = _scan_catalog(args)
-    print(format_summary(cat))
+    print(printable(format_summary(cat)))
     bad = cat[cat.error.notna()]
-    if len(bad):
-        print(f'\nunusable files ({len(bad)}, first {min(len(bad), args.errors)}):')
-        print(bad[['path', 'error']].head(args.errors).to_string(index=False))
+    if len(bad) and args.errors:
+        print(f'\nfiles left out ({len(bad)}, first {min(len(bad), args.errors)}):')
+        print(printable(bad[['path', 'error']].head(args.errors).to_string(index=False)))
     return 0
 
 # %% ../nbs/09_cli.ipynb #0e1d3216
@@ -69,17 +83,18 @@ def audit_cmd(p):
     _scan_args(p)
     p.add_argument('--json', help='write the audit summary as JSON to this file')
     p.add_argument('--pairs', help='write all duplicate pairs to this CSV file')
-    p.add_argument('--threshold', type=int, default=DEFAULT_THRESHOLD, help='max perceptual-hash distance in bits (of 64)')
-    p.add_argument('--min-corr', type=float, default=DEFAULT_MIN_CORR, help='min thumbnail correlation confirming a hash match')
+    p.add_argument('--threshold', type=flag_type(int, ge=0, le=64), default=DEFAULT_THRESHOLD, help='max perceptual-hash distance in bits (of 64)')
+    p.add_argument('--min-corr', type=flag_type(float, ge=-1, le=1), default=DEFAULT_MIN_CORR, help='min thumbnail correlation confirming a hash match')
     return _run_audit
 
 def _run_audit(args)->int:
     from radtl.audit import audit, format_audit
     cat = _scan_catalog(args)
     a = audit(cat, threshold=args.threshold, min_corr=args.min_corr, progress=sys.stderr.isatty())
-    print(format_audit(a))
+    from radtl.core import write_csv_atomic
+    print(printable(format_audit(a)))
     if args.json: a.to_json(args.json); print(f'summary written to {args.json}')
-    if args.pairs: a.pairs.to_csv(args.pairs, index=False); print(f'{len(a.pairs)} pairs written to {args.pairs}')
+    if args.pairs: write_csv_atomic(args.pairs, a.pairs); print(f'{len(a.pairs)} pairs written to {args.pairs}')
     return 0
 
 # %% ../nbs/09_cli.ipynb #4c2dd6e0
@@ -108,8 +123,16 @@ def _run_weights(args)->int:
     return 0
 
 # %% ../nbs/09_cli.ipynb #e3059765
-_RUN_FLAGS = dict(backbone=str, weights=str, recipe=str, seed=int, batch_size=int, epochs_scale=float, n_unfrozen=int, preprocessing=str)
-_DATA_FLAGS = dict(image_size=int, split=str, fraction=float, resize=str)
+_RUN_FLAGS = dict(backbone='registry name of the backbone (radtl weights --all lists them), e.g. densenet121',
+                  weights="weights source: 'imagenet', 'radimagenet', 'simclr', 'random', or an .h5 file",
+                  recipe='recipe preset: two-phase, linear-eval, finetune-all, ... (radtl.recipe)',
+                  seed='seed of the run: initialisation, augmentation, batch order',
+                  batch_size='images per batch', epochs_scale="multiplies every phase's maximum epochs (e.g. 0.1 for a quick look)",
+                  n_unfrozen="backbone layers a 'last' phase unfreezes (default: the recipe's)",
+                  preprocessing='preprocessing mode (default: what the weights source expects)')
+_DATA_FLAGS = dict(image_size='side of the cached images and of the model input, in pixels',
+                   split="'group' (leakage-free, the default), 'official' or 'random'",
+                   fraction='share of the training images used, in (0, 1]', resize="'stretch', 'pad' or 'center_crop'")
 
 @command('run', 'train one (data, backbone, weights, recipe, seed) into a run directory')
 def run_cmd(p):
@@ -117,35 +140,36 @@ def run_cmd(p):
     p.add_argument('--data', action='append', help='image folder (repeatable: several roots are merged)')
     p.add_argument('--intermediate', action='append', help='intermediate image folder for double fine-tuning (repeatable)')
     p.add_argument('--out', required=True, help='run directory to write')
-    for k, t in {**_RUN_FLAGS, **_DATA_FLAGS}.items(): p.add_argument('--' + k.replace('_', '-'), type=t)
+    for k, h in {**_RUN_FLAGS, **_DATA_FLAGS}.items(): p.add_argument('--' + k.replace('_', '-'), help=h)
     p.add_argument('--no-clean-test', action='store_true', help="with --split official: keep test images that have a copy in training")
     p.add_argument('--deterministic', action='store_true', help='deterministic ops: bit-identical reruns and resumes, somewhat slower')
     p.add_argument('--quiet', action='store_true', help='only the final line')
     return _run_run
 
 def _run_config(args)->dict:
-    "The run config from --config and the flags (flags win)"
-    import yaml
-    d = {}
-    if args.config:
-        try: d = yaml.safe_load(Path(args.config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as e: raise RadtlError(f'cannot read --config {args.config}: {e}')
-    data = dict(d.get('data') or {})
+    "The run config from --config and the flags (flags win), every flag checked as its field"
+    from radtl.train import RunConfig, DataConfig
+    flags = _checked_flags(args, RunConfig, {k: k for k in _RUN_FLAGS})
+    data_flags = _checked_flags(args, DataConfig, {k: k for k in _DATA_FLAGS})
+    d = read_yaml(args.config, f'--config {args.config}') if args.config else {}
+    data = check_keys(d.get('data') or {}, [f for f in DataConfig.__dataclass_fields__], 'data')
     if args.data: data['roots'] = args.data
-    data.update({k: getattr(args, k) for k in _DATA_FLAGS if getattr(args, k) is not None})
+    data.update(data_flags)
     if args.no_clean_test: data['clean_test'] = False
     if args.deterministic: d['deterministic'] = True
     if not data.get('roots'): raise RadtlError('give --data ROOT (or data.roots in --config)')
-    d.update({k: getattr(args, k) for k in _RUN_FLAGS if getattr(args, k) is not None}, data=data)
+    d.update(flags, data=data)
     if args.intermediate: d['intermediate'] = {**data, 'roots': args.intermediate, 'fraction': 1.0}
     return d
 
 def _run_run(args)->int:
     from radtl.train import RunConfig, run
-    _require_folders(data=args.data, intermediate=args.intermediate)
+    from radtl.data import left_out_line
     cfg = RunConfig.from_dict(_run_config(args))
+    _require_folders(data=args.data, intermediate=args.intermediate)
     m = run(cfg, args.out, verbose=0 if args.quiet else 2)
-    print(f"{args.out}: accuracy {m.get('accuracy', float('nan')):.4f}, balanced accuracy {m.get('balanced_accuracy', float('nan')):.4f}, macro AUC {m.get('auc_macro', float('nan')):.4f}")
+    print(printable(f"{args.out}: accuracy {m.get('accuracy', float('nan')):.4f}, balanced accuracy {m.get('balanced_accuracy', float('nan')):.4f}, "
+                    f"macro AUC {m.get('auc_macro', float('nan')):.4f}; {left_out_line(m.get('files_left_out') or {})}"))
     return 0
 
 # %% ../nbs/09_cli.ipynb #cad7be97
@@ -154,15 +178,15 @@ def pretrain_cmd(p):
     p.add_argument('--data', action='append', required=True, help='image folder (repeatable: several roots are merged)')
     p.add_argument('--backbone', default='densenet121', help='registry name of the backbone')
     p.add_argument('--init', choices=['none', 'imagenet'], default='none', help="start from random weights, or from ImageNet's (the hybrid)")
-    p.add_argument('--epochs', type=int, default=20)
-    p.add_argument('--batch-size', type=int, default=64, help='images per batch (each brings two views; the others are its negatives)')
-    p.add_argument('--image-size', type=int, default=96, help='side of the cached images and the views')
+    p.add_argument('--epochs', default=20, help='SimCLR epochs')
+    p.add_argument('--batch-size', default=64, help='images per batch (each brings two views; the others are its negatives)')
+    p.add_argument('--image-size', default=96, help='side of the cached images and the views')
     p.add_argument('--out', required=True, help='folder to write: weights, sidecar, used_images.csv, history.csv')
-    p.add_argument('--temperature', type=float, default=0.1, help='NT-Xent temperature')
-    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (cosine decay)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--temperature', default=0.1, help='NT-Xent temperature')
+    p.add_argument('--lr', default=1e-3, help='Adam learning rate (cosine decay)')
+    p.add_argument('--seed', default=0, help='seed of the initialisation, the views and the batch order')
     p.add_argument('--split', default='group', help="split policy whose test images are excluded, as in radtl run: 'group', 'official' or 'random'")
-    p.add_argument('--split-seed', type=int, default=0, help='seed of that split (as in the runs it will be compared in)')
+    p.add_argument('--split-seed', default=0, help='seed of that split (as in the runs it will be compared in)')
     p.add_argument('--no-clean-test', action='store_true', help='with --split official: as in radtl run')
     p.add_argument('--resize', default='stretch', help="'stretch', 'pad' or 'center_crop'")
     p.add_argument('--keep-test', action='store_true', help='do not exclude the test split (never for weights compared on it)')
@@ -172,12 +196,13 @@ def pretrain_cmd(p):
 
 def _pretrain_config(args):
     from radtl.pretrain import PretrainConfig
+    from radtl.train import DataConfig
     from radtl.backbones import default_search_dirs
+    data = dict(roots=args.data, clean_test=not args.no_clean_test,
+                **_checked_flags(args, DataConfig, dict(image_size='image_size', split='split', split_seed='split_seed', resize='resize')))
+    opts = _checked_flags(args, PretrainConfig, {k: k for k in ('backbone', 'init', 'epochs', 'batch_size', 'temperature', 'lr', 'seed')})
     _require_folders(data=args.data)
-    data = dict(roots=args.data, image_size=args.image_size, split=args.split, split_seed=args.split_seed, resize=args.resize,
-                clean_test=not args.no_clean_test)
-    return PretrainConfig(data=data, backbone=args.backbone, init=args.init, epochs=args.epochs, batch_size=args.batch_size,
-                          temperature=args.temperature, lr=args.lr, seed=args.seed, exclude_test=not args.keep_test,
+    return PretrainConfig(data=data, **opts, exclude_test=not args.keep_test,
                           weights_dirs=args.weights_dir + default_search_dirs() if args.weights_dir else None)
 
 def _run_pretrain(args)->int:
@@ -185,8 +210,8 @@ def _run_pretrain(args)->int:
     cfg = _pretrain_config(args)
     s = pretrain(cfg, args.out, verbose=0 if args.quiet else 1)
     f = Path(args.out) / cfg.weights_file
-    print(f"{f}: NT-Xent {s['loss_before']:.4f} -> {s['loss_after']:.4f} over {s['epochs']} epochs, {s['n_images']} images "
-          f"(data hash {s['data_hash']}). Use it as --weights {f}, or as weights: {cfg.source} with {args.out} in $RADTL_WEIGHTS")
+    print(printable(f"{f}: NT-Xent {s['loss_before']:.4f} -> {s['loss_after']:.4f} over {s['epochs']} epochs, {s['n_images']} images "
+          f"(data hash {s['data_hash']}). Use it as --weights {f}, or as weights: {cfg.source} with {args.out} in $RADTL_WEIGHTS"))
     return 0
 
 # %% ../nbs/09_cli.ipynb #5d853765
@@ -202,7 +227,7 @@ def study_cmd(p):
     p.add_argument('--dry-run', action='store_true', help='list the runs and their status; train nothing')
     p.add_argument('--print', action='store_true', help='print the study (YAML) and exit')
     p.add_argument('--no-report', action='store_true', help='do not write the report at the end')
-    p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples of the report\'s CIs')
+    p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples of the report\'s CIs')
     p.add_argument('--quiet', action='store_true', help='no per-epoch lines')
     return _run_study
 
@@ -234,7 +259,7 @@ def _run_study(args)->int:
 @command('report', 'write results.csv and report.md of a study folder')
 def report_cmd(p):
     p.add_argument('study_dir', help='the study\'s output folder')
-    p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples of the CIs')
+    p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples of the CIs')
     p.add_argument('--no-gradcam', action='store_true', help='skip the Grad-CAM grids')
     return _run_report
 
@@ -248,16 +273,17 @@ def _run_report(args)->int:
 def evaluate_cmd(p):
     p.add_argument('run_dirs', nargs='+', help='finished run directories')
     p.add_argument('--out', default='radtl-evaluation', help='folder for metrics.csv, comparisons.csv and figures/')
-    p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples')
-    p.add_argument('--seed', type=int, default=0, help='seed of the bootstrap')
+    p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples')
+    p.add_argument('--seed', type=flag_type(int, ge=0, le=2**32 - 1), default=0, help='seed of the bootstrap')
     p.add_argument('--no-figures', action='store_true', help='tables only')
     return _run_evaluate
 
 def _run_evaluate(args)->int:
+    if Path(args.out).exists() and not Path(args.out).is_dir(): raise RadtlError(f'--out {args.out}: is a file; give a folder')
     from radtl.evaluate import evaluate_runs
     ev = evaluate_runs(args.run_dirs, args.out, n_boot=args.n_boot, seed=args.seed, figures=not args.no_figures)
     m = ev['metrics']; cols = [c for c in ('run_id', 'accuracy', 'accuracy_lo', 'accuracy_hi', 'auc_macro', 'auc_macro_lo', 'auc_macro_hi') if c in m]
-    print(m[cols].to_string(index=False, float_format=lambda v: f'{v:.4f}'))
+    print(printable(m[cols].to_string(index=False, float_format=lambda v: f'{v:.4f}')))
     print(f"{len(ev['comparisons'])} comparisons; written to {args.out}")
     return 0
 
@@ -265,9 +291,9 @@ def _run_evaluate(args)->int:
 @command('demo', 'run the embedded demo: a scaled-down brain-MRI pretraining study on a synthetic set')
 def demo_cmd(p):
     p.add_argument('--out', default='radtl-demo', help='folder for the demo data, cache, runs and report')
-    p.add_argument('--size', type=int, default=32, help='image side in pixels')
-    p.add_argument('--epochs-scale', type=float, default=0.1, help="share of the study's epochs")
-    p.add_argument('--n-boot', type=int, default=500, help='bootstrap resamples of the CIs')
+    p.add_argument('--size', type=flag_type(int, ge=32, le=2048), default=32, help='image side in pixels (the demo backbones need at least 32)')
+    p.add_argument('--epochs-scale', type=flag_type(float, gt=0, le=100), default=0.1, help="share of the study's epochs")
+    p.add_argument('--n-boot', type=flag_type(int, ge=1), default=500, help='bootstrap resamples of the CIs')
     return _run_demo
 
 def _run_demo(args)->int:
@@ -277,6 +303,7 @@ def _run_demo(args)->int:
     from radtl.report import paper_table
     import pandas as pd
     t0, out = time.perf_counter(), Path(args.out)
+    if out.exists() and not out.is_dir(): raise RadtlError(f'--out {out}: is a file; give a folder')
     root = synthetic_brain_mri(out / 'synthetic', size=64)
     st = demo_study(root, out / 'study', size=args.size, epochs_scale=args.epochs_scale)
     if st.note: print(f'note: {st.note}')
@@ -289,10 +316,14 @@ def _run_demo(args)->int:
     return res['exit_status']
 
 # %% ../nbs/09_cli.ipynb #a17a2188
+class _Parser(argparse.ArgumentParser):
+    "An ArgumentParser whose usage errors are one line with exit status 2, like every other radtl error"
+    def error(self, message): self.exit(2, printable(f'{self.prog}: error: {message} (see {self.prog} --help)') + '\n')
+
 def parser()->argparse.ArgumentParser:
     "The `radtl` argument parser with every registered subcommand"
     from radtl import __version__
-    p = argparse.ArgumentParser(prog='radtl', description='Trustworthy transfer-learning studies on small medical image sets.')
+    p = _Parser(prog='radtl', description='Trustworthy transfer-learning studies on small medical image sets.')
     p.add_argument('--version', action='version', version=f'radtl {__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
     for name, (help, add_args) in COMMANDS.items():
@@ -309,13 +340,19 @@ def _import_backend_quietly():
         with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 2); import keras
     finally: os.dup2(saved, 2); os.close(saved)
 
+def _tolerant_streams():
+    "Let stdout and stderr print any text, also a strict UTF-8 or ASCII console (file names of any bytes)"
+    for s in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError): s.reconfigure(errors='backslashreplace')
+
 def main(argv=None)->int:
     "Run the `radtl` command line; returns the exit status"
+    _tolerant_streams()
     p = parser(); args = p.parse_args(argv)
     if not getattr(args, 'run', None): p.print_help(); return 0
     if args.command not in ('scan', 'audit'): _import_backend_quietly()
     try: return args.run(args)
     except RadtlError as e:
-        print(f'radtl {args.command}: error: {e}', file=sys.stderr); return 2
+        print(printable(f'radtl {args.command}: error: ' + ' '.join(str(e).split('\n'))), file=sys.stderr); return 2
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr); return 130

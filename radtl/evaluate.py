@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, yaml
 from scipy import stats
 from sklearn import metrics as skm
-from .core import RadtlError, stable_hash, write_text_atomic
+from .core import RadtlError, stable_hash, write_text_atomic, read_csv
 
 # %% auto #0
 __all__ = ['ECE_BINS', 'REQUIRED_RUN_FILES', 'WELCH_METRICS', 'COMPARISON_COLUMNS', 'prob_columns', 'probs_of',
@@ -265,7 +265,7 @@ def agreement(pred_a:pd.DataFrame, pred_b:pd.DataFrame)->pd.DataFrame:
 REQUIRED_RUN_FILES = ('config.yaml', 'predictions_test.csv')
 
 def _read_csv(path:Path)->pd.DataFrame:
-    try: return pd.read_csv(path)
+    try: return read_csv(path)   # file names of any bytes (radtl.core)
     except Exception as e: raise RadtlError(f'{path} cannot be read as CSV ({e}); rerun the training run or remove it') from e
 
 def load_run(run_dir)->dict:

@@ -12,10 +12,13 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import keras
 from keras import ops
-from .core import RadtlError, say as _say, seed_everything, library_versions, stable_hash, write_json_atomic, write_text_atomic, atomic_path
-from .backbones import build_backbone, preprocessing_layer, get_backbone, sidecar_path, simclr_source_name
+from .core import (RadtlError, say as _say, seed_everything, library_versions, stable_hash, write_json_atomic, write_text_atomic,
+                        write_csv_atomic, atomic_path, save_weights_atomic, claimed_folder)
+from .config import option, check_fields, check_keys, config_from
+from .backbones import build_backbone, preprocessing_layer, get_backbone, sidecar_path, simclr_source_name, PREPROCESSING_MODES
 from .batches import CacheBatches
 from .model import bn_layers
+from .train import DataConfig, EpochBackup, SeedByEpoch, PhaseLogger, read_history
 from fastcore.basics import patch
 
 # %% auto #0
@@ -240,39 +243,34 @@ def pretraining_images(dc, # a `radtl.train.DataConfig`: roots and the split who
 @dataclass
 class PretrainConfig:
     "Everything that defines one SimCLR pretraining"
-    data: object                      # `DataConfig` (or its dict): roots, the split whose test images are excluded, image size
+    data: DataConfig                  # roots, the split whose test images are excluded, image size
     backbone: str = 'densenet121'
-    init: str = 'none'                # 'none' (random) or 'imagenet' (the hybrid: ImageNet → SimCLR)
-    epochs: int = 20
-    batch_size: int = 64              # SimCLR wants large batches: every other image is a negative
-    temperature: float = 0.1
-    lr: float = 1e-3                  # Adam, cosine decay over the epochs
-    projection_dim: int = 128
-    hidden_dim: int = 512
-    augment: dict = field(default_factory=dict)   # overrides of `SIMCLR_AUGMENT`
+    init: str = option('none', choices=('none', 'imagenet'))   # 'none' (random) or 'imagenet' (the hybrid: ImageNet → SimCLR)
+    epochs: int = option(20, ge=1)
+    batch_size: int = option(64, ge=2, le=65536)   # SimCLR wants large batches: every other image is a negative
+    temperature: float = option(0.1, gt=0)
+    lr: float = option(1e-3, gt=0)    # Adam, cosine decay over the epochs
+    projection_dim: int = option(128, ge=1)
+    hidden_dim: int = option(512, ge=1)
+    augment: dict = option(factory=dict)   # overrides of `SIMCLR_AUGMENT`
     exclude_test: bool = True
     exclude_duplicates: bool = True
-    preprocessing: str|None = None    # None: the architecture's ImageNet mode (the same for random and ImageNet starts)
-    seed: int = 0
-    weights_dirs: list|None = None    # folders searched for the ImageNet file (--init imagenet)
-    bn_batches: int = 50              # batches of the BatchNorm recalibration at the end
+    preprocessing: str|None = option(None, choices=PREPROCESSING_MODES)   # None: the architecture's ImageNet mode (the same for random and ImageNet starts)
+    seed: int = option(0, ge=0, le=2**32 - 1)
+    weights_dirs: list[str]|None = None    # folders searched for the ImageNet file (--init imagenet)
+    bn_batches: int = option(50, ge=0)     # batches of the BatchNorm recalibration at the end
 
     def __post_init__(self):
-        from radtl.train import DataConfig, _from_dict
-        if isinstance(self.data, dict): self.data = _from_dict(DataConfig, self.data, 'data')
-        if self.init not in ('none', 'imagenet'): raise RadtlError(f"init must be 'none' or 'imagenet', not {self.init!r}")
-        spec = get_backbone(self.backbone)
+        check_fields(self)
+        try: spec = get_backbone(self.backbone)
+        except RadtlError as e: raise RadtlError(f'backbone: {e}') from None
         if self.init == 'imagenet' and 'imagenet' not in spec.sources:
-            raise RadtlError(f"{spec.name} has no ImageNet weights, so no hybrid start: use init 'none'")
-        if self.epochs < 1 or self.batch_size < 2: raise RadtlError('epochs must be ≥ 1 and batch_size ≥ 2 (NT-Xent needs negatives)')
-        if not self.temperature > 0: raise RadtlError('temperature must be > 0')
-        unknown = set(self.augment) - set(SIMCLR_AUGMENT)
-        if unknown: raise RadtlError(f'augment: unknown key(s) {sorted(unknown)}; allowed: {sorted(SIMCLR_AUGMENT)}')
+            raise RadtlError(f"init: {spec.name} has no ImageNet weights, so no hybrid start: use init 'none'")
+        if self.data.image_size < spec.min_size: raise RadtlError(f'data.image_size: {spec.name} needs images of at least {spec.min_size} px, got {self.data.image_size}')
+        check_keys(self.augment, SIMCLR_AUGMENT, 'augment')
 
     @classmethod
-    def from_dict(cls, d:dict)->PretrainConfig:
-        from radtl.train import _from_dict
-        return _from_dict(cls, d, 'pretrain config')
+    def from_dict(cls, d:dict)->PretrainConfig: return config_from(cls, d)
 
     def to_dict(self)->dict:
         d = {f.name: getattr(self, f.name) for f in fields(self)}; d['data'] = asdict(self.data); return d
@@ -306,11 +304,6 @@ class _EpochLine(keras.callbacks.Callback):
         print(f"epoch {epoch + 1}/{self.epochs}: NT-Xent {logs.get('loss', float('nan')):.4f}, pair accuracy "
               f"{logs.get('pair_accuracy', float('nan')):.3f}, {s:.0f} s ({self.n / s:.1f} images/s)", flush=True)
 
-def _save_weights(base, path:Path):
-    "Save `base`'s weights to `path` (a .weights.h5) atomically"
-    with atomic_path(path) as tmp:
-        p = Path(str(tmp) + '.weights.h5'); base.save_weights(p); os.replace(p, tmp)
-
 # %% ../nbs/04c_pretrain.ipynb #fe8a82c3
 def _sidecar(cfg, info, images, summary)->dict:
     return dict(backbone=get_backbone(cfg.backbone).name, method='simclr', source=cfg.source, init=cfg.init,
@@ -322,17 +315,15 @@ def _sidecar(cfg, info, images, summary)->dict:
                 versions=library_versions(), backend=keras.backend.backend())
 
 def _fit(model, cfg, images, work:Path, verbose:int):
-    "Fit the SimCLR model from its last backed-up epoch to `cfg.epochs`"
-    from radtl.train import SeedByEpoch, PhaseLogger, _backup_epoch, read_history
+    "Fit the SimCLR model from its last whole backup to `cfg.epochs` (see `radtl.train.EpochBackup`)"
     train = CacheBatches(images.cache, images.rows, cfg.batch_size, shuffle=True, seed=cfg.seed)
     lr = keras.optimizers.schedules.CosineDecay(cfg.lr, max(1, len(train) * cfg.epochs))
     model.compile(keras.optimizers.Adam(lr), NTXent(cfg.temperature), metrics=[pair_accuracy])
-    backup = work / 'backup'; start = _backup_epoch(backup) or 0
-    if start >= cfg.epochs: return
+    backup = EpochBackup(work / 'backup'); start = backup.chosen['epoch'] if backup.chosen else 0
+    if start >= cfg.epochs: backup.restore(model); return   # killed after the last epoch: its weights
     train.set_epoch(start)
-    cbs = [SeedByEpoch(), PhaseLogger(work / 'history.csv', 1, 'simclr', start), keras.callbacks.TerminateOnNaN(),
-           keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False)] + ([_EpochLine(cfg.epochs, len(images.rows))] if verbose else [])
-    model._initial_epoch = None
+    cbs = [SeedByEpoch(), PhaseLogger(work / 'history.csv', 1, 'simclr', start), keras.callbacks.TerminateOnNaN(), backup] + (
+           [_EpochLine(cfg.epochs, len(images.rows))] if verbose else [])
     # shuffle=False: the batches shuffle themselves, seeded by the epoch; Keras would also shuffle their order with Python's global `random`, which a resumed process does not share
     model.fit(train, epochs=cfg.epochs, initial_epoch=start, callbacks=cbs, shuffle=False, verbose=2 if verbose > 1 else 0)
     if model.stop_training and not np.isfinite(read_history(work / 'history.csv').loss.iloc[-1]):
@@ -347,33 +338,38 @@ def pretrain(config, # a `PretrainConfig` or its dict form
     "SimCLR-pretrain `config.backbone` into `out` (resuming if interrupted; nothing to do if finished); returns the summary"
     cfg = config if isinstance(config, PretrainConfig) else PretrainConfig.from_dict(config)
     out = Path(out); work = out.with_name(out.name + '.partial')
-    if (out / 'pretrain.json').exists():
-        _say(verbose, f'{out}: already finished, nothing to do'); return json.loads((out / 'pretrain.json').read_text())['summary']
-    if work.exists(): _say(verbose, f'{out}: resuming from {work}')
-    work.mkdir(parents=True, exist_ok=True)
-    images = images or pretraining_images(cfg.data, cfg.exclude_test, cfg.exclude_duplicates, cache_dir)
-    if not (work / 'used_images.csv').exists(): write_text_atomic(work / 'used_images.csv', images.used.to_csv(index=False))
-    _say(verbose, f'{len(images.rows)} images for pretraining (excluded: {images.excluded}); data hash {images.data_hash}')
-    seed_everything(cfg.seed)
-    model, base, info = build_simclr(cfg.backbone, cfg.init if cfg.init == 'imagenet' else None, cfg.data.image_size,
-                                     images.cache.images.shape[-1], cfg.augment, cfg.projection_dim, cfg.hidden_dim,
-                                     cfg.preprocessing, cfg.weights_dirs, cfg.seed)
-    state_f = work / 'state.json'
-    loss = lambda: simclr_loss(model, images.cache, images.rows, cfg.batch_size, cfg.temperature)
-    state = json.loads(state_f.read_text()) if state_f.exists() else dict(loss_before=loss())
-    write_json_atomic(state_f, state)
-    t0 = time.perf_counter(); _fit(model, cfg, images, work, verbose)
-    h = pd.read_csv(work / 'history.csv')
-    summary = dict(loss_before=state['loss_before'], loss_after=loss(), epochs=int(len(h)), n_images=int(len(images.rows)),
-                   data_hash=images.data_hash, train_time_s=round(float(h.epoch_time_s.sum()), 2),
-                   images_per_s=round(len(images.rows) * len(h) / float(h.epoch_time_s.sum()), 2), this_session_s=round(time.perf_counter() - t0, 2))
-    bn = recalibrate_batchnorm(base, info.preprocessing, CacheBatches(images.cache, images.rows, cfg.batch_size, shuffle=True, seed=cfg.seed), cfg.bn_batches)
-    summary['bn_batches'] = bn
-    _save_weights(base, work / cfg.weights_file)
-    write_json_atomic(sidecar_path(work / cfg.weights_file), _sidecar(cfg, info, images, summary))
-    write_json_atomic(work / 'pretrain.json', dict(config=cfg.to_dict(), summary=summary, weights_file=cfg.weights_file))
-    shutil.rmtree(work / 'backup', ignore_errors=True); state_f.unlink(missing_ok=True)
-    os.replace(work, out)
+    for p in (out, work):
+        if p.exists() and not p.is_dir(): raise RadtlError(f'{p} exists and is not a folder; give the pretraining another output folder')
+    done = lambda: json.loads((out / 'pretrain.json').read_text())['summary']
+    if (out / 'pretrain.json').exists(): _say(verbose, f'{out}: already finished, nothing to do'); return done()
+    with claimed_folder(out, keep=('history.csv',)):   # one process per folder; a failed start leaves nothing
+        if (out / 'pretrain.json').exists(): return done()
+        if work.exists(): _say(verbose, f'{out}: resuming from {work}')
+        images = images or pretraining_images(cfg.data, cfg.exclude_test, cfg.exclude_duplicates, cache_dir)
+        work.mkdir(parents=True, exist_ok=True)
+        if not (work / 'used_images.csv').exists(): write_csv_atomic(work / 'used_images.csv', images.used)
+        _say(verbose, f'{len(images.rows)} images for pretraining (excluded: {images.excluded}); data hash {images.data_hash}')
+        seed_everything(cfg.seed)
+        model, base, info = build_simclr(cfg.backbone, cfg.init if cfg.init == 'imagenet' else None, cfg.data.image_size,
+                                         images.cache.images.shape[-1], cfg.augment, cfg.projection_dim, cfg.hidden_dim,
+                                         cfg.preprocessing, cfg.weights_dirs, cfg.seed)
+        state_f = work / 'state.json'
+        loss = lambda: simclr_loss(model, images.cache, images.rows, cfg.batch_size, cfg.temperature)
+        state = json.loads(state_f.read_text()) if state_f.exists() else dict(loss_before=loss())
+        write_json_atomic(state_f, state)
+        t0 = time.perf_counter(); _fit(model, cfg, images, work, verbose)
+        h = read_history(work / 'history.csv')
+        summary = dict(loss_before=state['loss_before'], loss_after=loss(), epochs=int(len(h)), n_images=int(len(images.rows)),
+                       data_hash=images.data_hash, train_time_s=round(float(h.epoch_time_s.sum()), 2),
+                       images_per_s=round(len(images.rows) * len(h) / float(h.epoch_time_s.sum()), 2), this_session_s=round(time.perf_counter() - t0, 2))
+        bn = recalibrate_batchnorm(base, info.preprocessing, CacheBatches(images.cache, images.rows, cfg.batch_size, shuffle=True, seed=cfg.seed), cfg.bn_batches)
+        summary['bn_batches'] = bn
+        save_weights_atomic(base, work / cfg.weights_file)
+        write_json_atomic(sidecar_path(work / cfg.weights_file), _sidecar(cfg, info, images, summary))
+        write_json_atomic(work / 'pretrain.json', dict(config=cfg.to_dict(), summary=summary, weights_file=cfg.weights_file))
+        shutil.rmtree(work / 'backup', ignore_errors=True); state_f.unlink(missing_ok=True)
+        for f in work.glob('.*'): f.unlink(missing_ok=True)   # temporary files left by kills
+        os.replace(work, out)
     _say(verbose, f"{out / cfg.weights_file}: NT-Xent {summary['loss_before']:.4f} → {summary['loss_after']:.4f} over {summary['epochs']} epochs, "
                   f"{summary['n_images']} images, {summary['images_per_s']:.1f} images/s")
     return summary

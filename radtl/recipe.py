@@ -9,34 +9,31 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, asdict, replace
 from .core import RadtlError
+from .config import option, check_fields, config_from
 
 # %% auto #0
-__all__ = ['TRAINABLE', 'RECIPES', 'Phase', 'Recipe', 'get_recipe', 'recipe_table']
+__all__ = ['TRAINABLE', 'OPTIMIZERS', 'RECIPES', 'Phase', 'Recipe', 'get_recipe', 'recipe_table']
 
 # %% ../nbs/04a_recipe.ipynb #f3655285
 TRAINABLE = ('head', 'last', 'all')
+OPTIMIZERS = ('adam', 'adamw', 'sgd')
 
 @dataclass(frozen=True)
 class Phase:
     "One `model.fit` of a recipe: what trains, how fast, for how long, when to stop"
-    name: str                          # shown in logs and in history.csv's `phase_name`
-    trainable: str = 'head'            # 'head', 'last' (head + last n_unfrozen base layers) or 'all'
-    lr: float = 1e-4                   # learning rate (Adam unless `optimizer` says otherwise)
-    epochs: int = 50                   # maximum epochs (scaled by a run's `epochs_scale`)
-    optimizer: str = 'adam'            # 'adam', 'adamw' or 'sgd' (momentum 0.9)
-    schedule: str = 'constant'         # 'constant' or 'cosine' (decay to 0 over the phase's max epochs)
-    monitor: str = 'val_accuracy'      # early stopping / best-checkpoint quantity
-    patience: int|None = 5             # early-stopping patience in epochs; None: no early stopping
-    restore_best: bool = True          # end the phase with the weights of its best epoch
-    augment: bool = True               # use the model's augmentation in this phase
-    data: str = 'target'               # 'target' or 'intermediate' (double fine-tuning)
+    name: str                                              # shown in logs and in history.csv's `phase_name`
+    trainable: str = option('head', choices=TRAINABLE)     # 'head', 'last' (head + last n_unfrozen base layers) or 'all'
+    lr: float = option(1e-4, gt=0)                         # learning rate (Adam unless `optimizer` says otherwise)
+    epochs: int = option(50, ge=1)                         # maximum epochs (scaled by a run's `epochs_scale`)
+    optimizer: str = option('adam', choices=OPTIMIZERS)    # 'adam', 'adamw' or 'sgd' (momentum 0.9)
+    schedule: str = option('constant', choices=('constant', 'cosine'))   # 'cosine': decay to 0 over the phase's max epochs
+    monitor: str = 'val_accuracy'                          # early stopping / best-checkpoint quantity
+    patience: int|None = option(5, ge=1)                   # early-stopping patience in epochs; None: no early stopping
+    restore_best: bool = True                              # end the phase with the weights of its best epoch
+    augment: bool = True                                   # use the model's augmentation in this phase
+    data: str = option('target', choices=('target', 'intermediate'))   # 'intermediate': the first stage of double fine-tuning
 
-    def __post_init__(self):
-        if self.trainable not in TRAINABLE: raise RadtlError(f'phase {self.name!r}: trainable must be one of {TRAINABLE}, not {self.trainable!r}')
-        if self.optimizer not in ('adam', 'adamw', 'sgd'): raise RadtlError(f'phase {self.name!r}: unknown optimizer {self.optimizer!r}')
-        if self.schedule not in ('constant', 'cosine'): raise RadtlError(f'phase {self.name!r}: unknown schedule {self.schedule!r}')
-        if self.data not in ('target', 'intermediate'): raise RadtlError(f'phase {self.name!r}: data must be target or intermediate')
-        if not (self.lr > 0 and self.epochs >= 1): raise RadtlError(f'phase {self.name!r}: lr must be > 0 and epochs ≥ 1')
+    def __post_init__(self): check_fields(self)
 
     def scaled_epochs(self, scale:float=1.0)->int:
         "Maximum epochs after multiplying by `scale` (at least 1)"
@@ -47,19 +44,18 @@ class Phase:
 class Recipe:
     "A named sequence of phases plus loss options"
     name: str
-    phases: tuple
-    init: str = 'pretrained'           # 'pretrained' (the run's weights) or 'random'
-    class_weights: str|None = 'balanced'  # 'balanced' or None
-    label_smoothing: float = 0.0
-    n_unfrozen: int = 30               # backbone layers a 'last' phase unfreezes
-    dropout: float = 0.2               # head dropout
-    dense_units: int = 0               # extra dense layer in the head (0: none)
+    phases: tuple[Phase, ...]
+    init: str = option('pretrained', choices=('pretrained', 'random'))   # 'pretrained' (the run's weights) or 'random'
+    class_weights: str|None = option('balanced', choices=('balanced',))  # 'balanced' or None
+    label_smoothing: float = option(0.0, ge=0, lt=1)
+    n_unfrozen: int = option(30, ge=0)     # backbone layers a 'last' phase unfreezes
+    dropout: float = option(0.2, ge=0, lt=1)   # head dropout
+    dense_units: int = option(0, ge=0)     # extra dense layer in the head (0: none)
     description: str = ''
 
     def __post_init__(self):
+        check_fields(self)
         if not self.phases: raise RadtlError(f'recipe {self.name!r} has no phases')
-        if self.init not in ('pretrained', 'random'): raise RadtlError(f"recipe {self.name!r}: init must be 'pretrained' or 'random'")
-        if self.class_weights not in ('balanced', None): raise RadtlError(f"recipe {self.name!r}: class_weights must be 'balanced' or null")
 
     @property
     def frozen_features(self)->bool: return all(p.trainable == 'head' and not p.augment for p in self.phases)
@@ -69,12 +65,9 @@ class Recipe:
     def to_dict(self)->dict: return asdict(self)
 
     @classmethod
-    def from_dict(cls, d:dict)->Recipe:
-        "A recipe from its dict form (as saved in config.yaml)"
-        d = dict(d); phases = d.pop('phases', None) or ()
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown: raise RadtlError(f'recipe: unknown key(s) {sorted(unknown)}; allowed: {sorted(cls.__dataclass_fields__)}')
-        return cls(phases=tuple(Phase(**p) if isinstance(p, dict) else p for p in phases), **d)
+    def from_dict(cls, d:dict, where:str='recipe')->Recipe:
+        "A recipe from its dict form (as saved in config.yaml), every key and value checked"
+        return config_from(cls, d, where)
 
 # %% ../nbs/04a_recipe.ipynb #267f9d2a
 def _two_phase(data='target', prefix=''):

@@ -10,7 +10,7 @@ import json, math
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 from scipy import stats
-from .core import RadtlError, write_text_atomic
+from .core import RadtlError, write_text_atomic, read_csv
 
 # %% auto #0
 __all__ = ['HEADLINE', 'DESIGN', 'study_runs', 'results_table', 'paper_table', 'gradcam_grid', 'write_report']
@@ -79,7 +79,7 @@ def _test_images(run_dir:Path, cfg:dict, per_class:int, channels:int)->tuple:
     "Raw test images of `run_dir` (a few per class, as the cache decodes them), their labels and the probabilities in the table"
     from radtl.data import read_image
     from radtl.cache import resize_image
-    p = pd.read_csv(run_dir / 'predictions_test.csv'); classes = [str(c) for c in cfg['classes']]
+    p = read_csv(run_dir / 'predictions_test.csv'); classes = [str(c) for c in cfg['classes']]
     p['ok'] = p.label == p.pred
     pick = pd.concat([g.sort_values('ok', ascending=False).groupby('ok').head(per_class) for _, g in p.groupby('label')])
     size, policy = cfg['data']['image_size'], cfg['data'].get('resize', 'stretch')
@@ -111,7 +111,8 @@ def _audit_md(study_dir:Path)->list:
     f = study_dir / 'audit.json'
     if not f.exists(): return ['_No audit summary (audit.json) in this folder._']
     s = json.loads(f.read_text())
-    rows = [('images (files)', s.get('n_images')), ('usable labelled images', s.get('n_usable')), ('unusable files', s.get('n_errors')),
+    rows = [('images (files)', s.get('n_images')), ('usable labelled images', s.get('n_usable')), ('unusable files (left out)', s.get('n_errors')),
+            ('… by kind', ', '.join(f'{k} {v}' for k, v in (s.get('errors') or {}).items()) or 'none'),
             ('duplicate groups (images in them)', f"{s.get('duplicate_groups')} ({s.get('duplicated_images')})"),
             ('official test images with a copy in training', f"{s.get('test_leaks')} of {s.get('n_test')}"),
             ('… by class', s.get('test_leaks_by_class') or '–'), ('cross-source duplicates', s.get('cross_source_duplicates')),

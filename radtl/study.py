@@ -6,29 +6,22 @@ Docs: https://radtl.github.io/radtl/study.html.md"""
 
 # %% ../nbs/07_study.ipynb #187208ad
 from __future__ import annotations
-import fnmatch, itertools, json, os, socket, sys, threading, time, traceback, datetime
+import fnmatch, itertools, json, os, socket, sys, time, traceback, datetime
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import yaml
-from .core import RadtlError, say as _say, write_json_atomic, write_text_atomic, default_cache_dir
+from .core import RadtlError, say as _say, write_json_atomic, write_text_atomic, default_cache_dir, RunLock, lock_is_stale
+from .config import check_keys, config_from, field_value, yaml_mapping
 from .recipe import get_recipe
 
 # %% auto #0
-__all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'RUN_KEYS', 'HEARTBEAT_S', 'PRESETS', 'Study', 'load_study', 'parse_shard', 'select_runs',
-           'lock_is_stale', 'RunLock', 'run_status', 'study_table', 'write_audit', 'run_study', 'find_kaggle_data',
-           'preset_study', 'weights_found', 'demo_study']
+__all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'RUN_KEYS', 'PRESETS', 'Study', 'load_study', 'parse_shard', 'select_runs', 'run_status',
+           'study_table', 'write_audit', 'run_study', 'find_kaggle_data', 'preset_study', 'weights_found', 'demo_study']
 
 # %% ../nbs/07_study.ipynb #f5284692
 STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate')
 MODEL_KEYS = ('backbone', 'weights', 'preprocessing')
 RUN_KEYS = ('batch_size', 'epochs_scale', 'augment', 'n_unfrozen', 'weights_dirs', 'deterministic', 'mixed_precision', 'jit_compile', 'distribute')
-
-def _check_keys(d, allowed, where:str)->dict:
-    "`d` itself when it is a mapping whose keys are all in `allowed`; else an error naming the bad key"
-    if not isinstance(d, dict): raise RadtlError(f'{where}: expected a mapping, got {type(d).__name__} ({d!r})')
-    if bad := sorted(set(map(str, d)) - set(allowed)):
-        raise RadtlError(f"{where}: unknown key {bad[0]!r}" + (f" (and {bad[1:]})" if len(bad) > 1 else '') + f"; allowed: {', '.join(allowed)}")
-    return d
 
 def _as_list(v)->list: return list(v) if isinstance(v, (list, tuple)) else [v]
 
@@ -42,32 +35,21 @@ def _resolve(p, base:Path|None)->str:
     return str(p if p.is_absolute() or base is None else (base / p))
 
 def _data_section(d, where:str, base:Path|None)->dict:
-    "A checked data section with roots resolved against `base` and `fractions` a list of floats"
+    "A checked data section (the given keys, converted) with roots resolved against `base` and `fractions` a list of shares"
     from radtl.train import DataConfig
-    d = dict(_check_keys(d, _data_keys(), where))
+    d = check_keys(d, _data_keys(), where)
     if not d.get('roots'): raise RadtlError(f'{where}.roots: give at least one image folder')
-    d['roots'] = [_resolve(r, base) for r in _as_list(d['roots'])]
+    d['roots'] = [_resolve(r, base) for r in field_value(DataConfig, 'roots', d['roots'], f'{where}.roots')]
     fr = d.pop('fractions', None)
-    fr = [1.0] if fr is None else _as_list(fr)
-    try: d['fractions'] = [float(f) for f in fr]
-    except (TypeError, ValueError): raise RadtlError(f'{where}.fractions: numbers in (0, 1] expected, got {fr!r}')
-    for f in d['fractions']:
-        if not 0 < f <= 1: raise RadtlError(f'{where}.fractions: {f} is not in (0, 1]')
-    try: DataConfig(**{k: v for k, v in d.items() if k != 'fractions'})
-    except TypeError as e: raise RadtlError(f'{where}: {e}')
-    return d
+    fractions = [field_value(DataConfig, 'fraction', f, f'{where}.fractions[{i}]') for i, f in enumerate([1.0] if fr is None else _as_list(fr))]
+    dc = config_from(DataConfig, d, where)
+    return {**{k: getattr(dc, k) for k in d}, 'fractions': fractions}
 
 # %% ../nbs/07_study.ipynb #7f04f190
 def _check_model(backbone, weights, prep, where:str):
-    from radtl.backbones import get_backbone, PREPROCESSING_MODES
-    if not isinstance(backbone, str): raise RadtlError(f'{where}.backbone: a registry name expected, got {backbone!r}')
-    try: spec = get_backbone(backbone)
-    except RadtlError as e: raise RadtlError(f'{where}.backbone: {e}')
-    w = None if weights is None else str(weights)
-    if w is not None and w.lower() not in (*spec.sources, 'random', 'none', 'scratch') and not w.endswith('.h5'):
-        raise RadtlError(f'{where}.weights: {spec.name} has no weights source {w!r} (sources: {", ".join(spec.sources)}, or an .h5 file)')
-    if prep is not None and prep not in PREPROCESSING_MODES:
-        raise RadtlError(f'{where}.preprocessing: unknown mode {prep!r}; use one of {", ".join(PREPROCESSING_MODES)}')
+    from radtl.train import check_model
+    try: check_model(backbone, weights, prep)
+    except RadtlError as e: raise RadtlError(f'{where}.{e}') from None
 
 def _models(entries, base:Path|None)->list:
     "Expand the `models` section into (backbone, weights, preprocessing) triples, in file order"
@@ -76,7 +58,7 @@ def _models(entries, base:Path|None)->list:
     for i, m in enumerate(entries):
         where = f'models[{i}]'
         if isinstance(m, str): m = {'backbone': m}
-        m = _check_keys(m, MODEL_KEYS, where)
+        m = check_keys(m, MODEL_KEYS, where)
         if 'backbone' not in m: raise RadtlError(f'{where}: missing key backbone')
         for b, w, p in itertools.product(*(_as_list(m.get(k)) for k in MODEL_KEYS)):
             if isinstance(w, str) and w.endswith('.h5'): w = _resolve(w, base)
@@ -122,10 +104,11 @@ class Study:
 
 # %% ../nbs/07_study.ipynb #8fbf5aa8
 def _seeds(v)->list:
-    if isinstance(v, bool): raise RadtlError(f'seeds: a list of integers or a count expected, got {v!r}')
-    if isinstance(v, int): return list(range(v))
-    if isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool) for s in v): return v
-    raise RadtlError(f'seeds: a list of integers or a count expected, got {v!r}')
+    "The seeds of a study: a count n (seeds 0 … n-1) or a list, each checked as `RunConfig.seed`"
+    from radtl.train import RunConfig
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 1: return list(range(v))
+    if not isinstance(v, list) or not v: raise RadtlError(f'seeds: a list of integers or a count ≥ 1 expected, got {v!r}')
+    return [field_value(RunConfig, 'seed', s, f'seeds[{i}]') for i, s in enumerate(v)]
 
 def _recipes(v)->list:
     rs = _as_list(v)
@@ -145,16 +128,17 @@ def load_study(src, # a YAML file, YAML text or a dict
         p = Path(src)
         if not p.is_file(): raise RadtlError(f'study file {p} does not exist')
         base, where, src = p.resolve().parent, f'study file {p}', p.read_text()
-    if isinstance(src, str):
-        try: src = yaml.safe_load(src)
-        except yaml.YAMLError as e: raise RadtlError(f'{where}: not valid YAML ({e})')
-    d = dict(_check_keys(src, STUDY_KEYS, where))
+    if isinstance(src, str): src = yaml_mapping(src, where)
+    d = check_keys(src, STUDY_KEYS, where)
     for k in ('data', 'models'):
         if k not in d: raise RadtlError(f'{where}: missing key {k!r}')
     if data: d['data'] = {**(d['data'] or {}), 'roots': [str(Path(r).resolve()) for r in _as_list(data)]}
-    run = dict(_check_keys(d.get('run') or {}, RUN_KEYS, 'run'))
+    from radtl.train import RunConfig
+    run = {k: field_value(RunConfig, k, v, f'run.{k}') for k, v in check_keys(d.get('run') or {}, RUN_KEYS, 'run').items()}
     if out is None and not d.get('out'): raise RadtlError(f"{where}: missing key 'out' (the output folder)")
-    st = Study(name=str(d.get('name') or 'study'), out=Path(out) if out is not None else Path(_resolve(d['out'], base)),
+    out_dir = Path(out) if out is not None else Path(_resolve(d['out'], base))
+    if out_dir.exists() and not out_dir.is_dir(): raise RadtlError(f'{where}: the output folder {out_dir} exists and is a file')
+    st = Study(name=str(d.get('name') or 'study'), out=out_dir,
                data=_data_section(d['data'], 'data', base), models=_models(d['models'], base),
                recipes=_recipes(d.get('recipes', 'two-phase')), seeds=_seeds(d.get('seeds', [0])), run=run,
                intermediate=None, description=str(d.get('description') or ''), note=str(d.get('note') or ''))
@@ -184,57 +168,6 @@ def select_runs(configs:list, shard=(0, 1), only:str|None=None)->list:
         cfgs = [c for c in cfgs if fnmatch.fnmatchcase(c.run_id, pat)]
     return cfgs
 
-# %% ../nbs/07_study.ipynb #6fbfd2b2
-HEARTBEAT_S = 30
-
-def _alive(pid:int)->bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: return True
-    return True
-
-def lock_is_stale(path, stale_s:float=300)->bool:
-    "Whether lock file `path` was left by a dead process (same host) or not touched for `stale_s` seconds"
-    path = Path(path)
-    try: info, age = json.loads(path.read_text() or '{}'), time.time() - path.stat().st_mtime
-    except FileNotFoundError: return True
-    except (OSError, ValueError): info, age = {}, time.time() - path.stat().st_mtime
-    if info.get('host') == socket.gethostname() and isinstance(info.get('pid'), int): return not _alive(info['pid'])
-    return age > stale_s
-
-class RunLock:
-    "An exclusive lock file for one run, refreshed in the background while held"
-    def __init__(self, path, stale_s:float=300): self.path, self.stale_s, self._stop, self._held = Path(path), stale_s, threading.Event(), False
-
-    def _create(self)->bool:
-        try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError: return False
-        with os.fdopen(fd, 'w') as f: json.dump(dict(host=socket.gethostname(), pid=os.getpid(), started=datetime.datetime.now().isoformat(timespec='seconds')), f)
-        return True
-
-    def acquire(self)->bool:
-        "Take the lock (taking over a stale one); False when another live process holds it"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self._create(): return self._beat()
-        if not lock_is_stale(self.path, self.stale_s): return False
-        try: os.replace(self.path, self.path.with_name(f'{self.path.name}.stale-{os.getpid()}'))  # only one taker wins the rename
-        except FileNotFoundError: return False
-        self.path.with_name(f'{self.path.name}.stale-{os.getpid()}').unlink(missing_ok=True)
-        return self._create() and self._beat()
-
-    def _beat(self)->bool:
-        self._held = True
-        def loop():
-            while not self._stop.wait(HEARTBEAT_S):
-                try: os.utime(self.path)
-                except OSError: return
-        threading.Thread(target=loop, daemon=True).start(); return True
-
-    def release(self):
-        if self._held: self._stop.set(); self.path.unlink(missing_ok=True); self._held = False
-    def __enter__(self): return self
-    def __exit__(self, *exc): self.release()
-
 # %% ../nbs/07_study.ipynb #90127bf1
 def run_status(run_dir, stale_s:float=300)->str:
     "'done', 'running', 'failed', 'partial' or 'todo' for the run folder `run_dir`"
@@ -258,6 +191,10 @@ def study_table(study:Study, configs:list|None=None):
 def _data_key(dc)->str:
     from dataclasses import asdict
     return json.dumps(asdict(dc), sort_keys=True, default=str)
+
+def _files_line(st, a:dict)->str:
+    from radtl.data import left_out_line
+    return f"study {st.name}: data: {a.get('n_images')} files, {a.get('n_usable')} usable labelled images; {left_out_line(a.get('errors') or {})}"
 
 def write_audit(study:Study, cache_dir=None, progress:bool=False)->Path:
     "Audit the study's data into `<out>/audit.json` unless it is there already"
@@ -298,7 +235,7 @@ def _run_one(study, cfg, prepared, cache_dir, verbose)->str:
         if (d / 'metrics.json').exists(): return 'done'
         data = _prepared(prepared, cfg.data, cache_dir)
         inter = _prepared(prepared, cfg.intermediate, cache_dir) if cfg.recipe_obj.uses_intermediate else None
-        run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose)
+        run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False)   # this process holds the lock
         failed.unlink(missing_ok=True); return 'done'
     except Exception as e:
         write_json_atomic(failed, _failure(cfg, e))
@@ -322,7 +259,7 @@ def run_study(study, # a `Study`, or what `load_study` reads
     if dry_run: return res
     st.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(st.out / 'study.yaml', yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False))
-    try: write_audit(st, cache_dir)
+    try: _say(verbose, _files_line(st, json.loads(write_audit(st, cache_dir).read_text())))
     except Exception as e: _say(verbose, f'audit failed ({type(e).__name__}: {e}); the runs will fail the same way')
     prepared, todo = {}, [c for c, s in zip(cfgs, table.status) if s != 'done']
     _say(verbose, f"study {st.name}: {len(allcfg)} runs; this process: {len(cfgs)} selected, {len(cfgs) - len(todo)} already done, {len(todo)} to run")

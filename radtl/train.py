@@ -12,86 +12,98 @@ from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import keras
 from sklearn.metrics import roc_auc_score, balanced_accuracy_score
-from .core import RadtlError, say as _say, seed_everything, library_versions, stable_hash, write_json_atomic, write_text_atomic, atomic_path, default_cache_dir
+from .core import (RadtlError, say as _say, seed_everything, library_versions, stable_hash, file_md5, write_json_atomic,
+                        write_text_atomic, write_csv_atomic, atomic_path, save_weights_atomic, claimed_folder, default_cache_dir)
+from .config import option, check_fields, config_from
 from .recipe import Recipe, Phase, get_recipe
-from .data import scan, usable
+from .data import scan, usable, error_counts, left_out_line
 from .audit import audit
-from .splits import make_splits, nested_fractions, class_weights, leaking_groups
-from .cache import build_cache, ImageCache
+from .splits import SPLIT_POLICIES, make_splits, nested_fractions, class_weights, leaking_groups
+from .cache import RESIZE_POLICIES, build_cache, ImageCache
 from .batches import CacheBatches
+from .backbones import PREPROCESSING_MODES, get_backbone, resolve_mode, resolve_weights
 
 # %% auto #0
-__all__ = ['DataConfig', 'RunConfig', 'PreparedData', 'prepare_data', 'set_trainable', 'replay_early_stopping',
-           'ResumableEarlyStopping', 'ResumableCheckpoint', 'SeedByEpoch', 'PhaseLogger', 'read_history', 'fit_phase',
-           'split_at_features', 'feature_data', 'predictions_table', 'basic_metrics', 'time_to_convergence', 'has_gpu',
-           'run']
+__all__ = ['MAX_SEED', 'ON_OFF', 'DataConfig', 'check_model', 'RunConfig', 'PreparedData', 'prepare_data', 'set_trainable',
+           'replay_early_stopping', 'ResumableEarlyStopping', 'ResumableCheckpoint', 'SeedByEpoch', 'PhaseLogger',
+           'read_history', 'EpochBackup', 'fit_phase', 'split_at_features', 'feature_data', 'predictions_table',
+           'basic_metrics', 'time_to_convergence', 'has_gpu', 'run']
 
 # %% ../nbs/04b_train.ipynb #cb45630b
-def _from_dict(cls, d:dict, where:str):
-    "Build dataclass `cls` from `d`, naming any unknown key"
-    if not isinstance(d, dict): raise RadtlError(f'{where}: expected a mapping, got {type(d).__name__}')
-    allowed = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - allowed)
-    if unknown: raise RadtlError(f'{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}')
-    return cls(**d)
+MAX_SEED = 10**6   # a run seeds each training stage with seed × 1000 + stage, which must stay a NumPy seed
 
 @dataclass
 class DataConfig:
     "Which images, how they are split and how they are cached"
-    roots: list                       # image folders (class folders, optionally under Training/Testing)
-    split: str = 'group'              # 'group' (leakage-free), 'official' or 'random' (naive)
-    clean_test: bool = True           # with split='official': drop test images that have a copy in training
-    val: float = 0.15                 # validation share (group/random; official: carved from Training)
-    test: float = 0.15                # test share (group/random)
-    split_seed: int = 0               # seed of the split (fixed across a study's runs)
-    image_size: int = 224             # cached and model input size
-    resize: str = 'stretch'           # 'stretch', 'pad' or 'center_crop'
-    fraction: float = 1.0             # share of the training subset used (nested, stratified)
-    aliases: dict = field(default_factory=dict)   # extra class-name aliases
+    roots: list[str]                                       # image folders (class folders, optionally under Training/Testing)
+    split: str = option('group', choices=SPLIT_POLICIES)   # 'group' (leakage-free), 'official' or 'random' (naive)
+    clean_test: bool = True                                # with split='official': drop test images that have a copy in training
+    val: float = option(0.15, gt=0, lt=1)                  # validation share (group/random; official: carved from Training)
+    test: float = option(0.15, ge=0, lt=1)                 # test share (group/random)
+    split_seed: int = option(0, ge=0, le=2**32 - 1)        # seed of the split (fixed across a study's runs)
+    image_size: int = option(224, ge=8, le=2048)           # cached and model input size
+    resize: str = option('stretch', choices=RESIZE_POLICIES)   # 'stretch', 'pad' or 'center_crop'
+    fraction: float = option(1.0, gt=0, le=1)              # share of the training subset used (nested, stratified)
+    aliases: dict[str, str] = option(factory=dict)         # extra class-name aliases
 
     def __post_init__(self):
-        if isinstance(self.roots, (str, Path)): self.roots = [self.roots]
-        self.roots = [str(r) for r in self.roots]
-        if not self.roots: raise RadtlError('data.roots: give at least one image folder')
-        if not 0 < self.fraction <= 1: raise RadtlError(f'data.fraction must be in (0, 1], not {self.fraction}')
+        check_fields(self)
+        if not self.roots: raise RadtlError('roots: give at least one image folder')
+        if self.val + self.test >= 1: raise RadtlError(f'val + test must leave images for training, got {self.val} + {self.test}')
+
+def check_model(backbone, # registry name
+                weights=None, # a weights source name, an .h5 file, or None/'random'
+                preprocessing=None): # a preprocessing mode, or None (the weights' own)
+    "The registry entry of `backbone`, refusing a weights name that is not one of its sources (nor an .h5 file) and a mode that does not fit it"
+    if not isinstance(backbone, str): raise RadtlError(f'backbone: a registry name expected, got {backbone!r}')
+    try: spec = get_backbone(backbone)
+    except RadtlError as e: raise RadtlError(f'backbone: {e}') from None
+    w = None if weights is None else str(weights)
+    if w is not None and w.lower() not in (*spec.sources, 'random', 'none', 'scratch') and not w.endswith('.h5'):
+        raise RadtlError(f'weights: {spec.name} has no weights source {w!r} (sources: {", ".join(spec.sources)}, or an .h5 file)')
+    if preprocessing is not None:
+        try: resolve_mode(preprocessing, spec.name)
+        except RadtlError as e: raise RadtlError(f'preprocessing: {e}') from None
+    return spec
 
 # %% ../nbs/04b_train.ipynb #b26c4358
+ON_OFF = ('auto', 'on', 'off')
+
 @dataclass
 class RunConfig:
     "Everything that defines one training run"
     data: DataConfig
     backbone: str = 'densenet121'
     weights: str|None = None          # None/'random', 'imagenet', 'radimagenet' or a weights file path
-    preprocessing: str|None = None    # preprocessing mode; None: the weights source's default
-    recipe: str|dict = 'two-phase'
-    n_unfrozen: int|None = None       # override the recipe's layers unfrozen in 'last' phases
-    seed: int = 0
-    batch_size: int = 32
-    epochs_scale: float = 1.0         # multiplies every phase's max epochs (ceil, ≥ 1)
-    augment: str|dict|None = 'brain-mri'   # 'brain-mri' (radtl.augment.BRAIN_MRI_AUGMENT), ImageDataGenerator kwargs, or None
+    preprocessing: str|None = option(None, choices=PREPROCESSING_MODES)   # preprocessing mode; None: the weights source's default
+    recipe: str|dict|Recipe = 'two-phase'
+    n_unfrozen: int|None = option(None, ge=0)         # override the recipe's layers unfrozen in 'last' phases
+    seed: int = option(0, ge=0, le=MAX_SEED)
+    batch_size: int = option(32, ge=1, le=65536)
+    epochs_scale: float = option(1.0, gt=0, le=100)   # multiplies every phase's max epochs (ceil, ≥ 1)
+    augment: str|dict|None = option('brain-mri', choices=('brain-mri',))   # 'brain-mri' (radtl.augment.BRAIN_MRI_AUGMENT), ImageDataGenerator kwargs, or None
     intermediate: DataConfig|None = None   # first-stage data for double fine-tuning
-    weights_dirs: list|None = None    # folders searched for weight files
+    weights_dirs: list[str]|None = None    # folders searched for weight files
     deterministic: bool = False       # request deterministic ops (TensorFlow)
-    mixed_precision: str = 'auto'     # 'auto' (on with a GPU), 'on' or 'off'
-    jit_compile: str = 'auto'         # 'auto' (on with a GPU), 'on' or 'off'
-    distribute: str|None = None       # None or 'mirrored' (TensorFlow MirroredStrategy over local GPUs)
+    mixed_precision: str = option('auto', choices=ON_OFF)   # 'auto' (on with a GPU), 'on' or 'off'
+    jit_compile: str = option('auto', choices=ON_OFF)       # 'auto' (on with a GPU), 'on' or 'off'
+    distribute: str|None = option(None, choices=('mirrored',))   # None or 'mirrored' (TensorFlow MirroredStrategy over local GPUs)
     feature_cache: bool = True        # train frozen-base recipes on features computed once (False: full forward pass every epoch)
 
     def __post_init__(self):
-        if isinstance(self.data, dict): self.data = _from_dict(DataConfig, self.data, 'data')
-        if isinstance(self.intermediate, dict): self.intermediate = _from_dict(DataConfig, self.intermediate, 'intermediate')
+        check_fields(self)
         if self.weights in ('random', 'none', 'None'): self.weights = None
         self.recipe_obj = get_recipe(self.recipe, self.n_unfrozen)
         if self.recipe_obj.uses_intermediate and self.intermediate is None:
             raise RadtlError(f"recipe {self.recipe_obj.name!r} trains on an intermediate data set first: set 'intermediate' (a data section)")
         if len({p.augment for p in self.recipe_obj.phases}) > 1: raise RadtlError('a recipe must augment in all phases or in none')
-        if self.epochs_scale <= 0: raise RadtlError('epochs_scale must be > 0')
-        for k in ('mixed_precision', 'jit_compile'):
-            if getattr(self, k) not in ('auto', 'on', 'off'): raise RadtlError(f"{k} must be 'auto', 'on' or 'off'")
-        if self.distribute not in (None, 'mirrored'): raise RadtlError("distribute must be null or 'mirrored'")
+        spec = check_model(self.backbone, self.weights, self.preprocessing)
+        for k, dc in (('data', self.data), ('intermediate', self.intermediate)):
+            if dc is not None and dc.image_size < spec.min_size:
+                raise RadtlError(f'{k}.image_size: {spec.name} needs images of at least {spec.min_size} px, got {dc.image_size}')
 
     @classmethod
-    def from_dict(cls, d:dict)->RunConfig: return _from_dict(cls, d, 'run config')
+    def from_dict(cls, d:dict)->RunConfig: return config_from(cls, d)
 
     def to_dict(self)->dict:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -134,7 +146,8 @@ def prepare_data(dc:DataConfig, cache_dir=None, progress:bool=False)->PreparedDa
                    leaked=rows((sp.subset == 'excluded') & (sp.split == 'test')))
     used = sp[sp.path.isin(train.path) | sp.subset.isin(['val', 'test'])]
     data_hash = stable_hash(sorted(zip(used.md5, used.label, used.subset.where(~used.path.isin(train.path), 'train'))))
-    summary = dict(n={k: int(len(v)) for k, v in subsets.items()}, leaking_groups=leaking_groups(sp),
+    files = dict(n=int(len(cat)), usable=int(len(usable(cat))), left_out=error_counts(cat))
+    summary = dict(files=files, n={k: int(len(v)) for k, v in subsets.items()}, leaking_groups=leaking_groups(sp),
                    test_leaks_official=a.summary['test_leaks'], duplicate_groups=a.summary['duplicate_groups'], cache_key=cache.key)
     return PreparedData(cache, subsets, cache.classes, data_hash, summary)
 
@@ -179,14 +192,15 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         best, _, wait = replay_early_stopping(self.previous, self.mode)
         if best is not None: self.best, self.wait = best, wait
 
-class ResumableCheckpoint(keras.callbacks.ModelCheckpoint):
-    "Best-epoch checkpoint whose best value survives a resume"
-    def __init__(self, filepath, previous=(), **kw):
-        super().__init__(filepath, **kw); self.previous = list(previous)
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        best, _, _ = replay_early_stopping(self.previous, self.mode)
-        if best is not None: self.best = best
+class ResumableCheckpoint(keras.callbacks.Callback):
+    "Best-epoch checkpoint (weights, written atomically) whose best value survives a resume"
+    def __init__(self, filepath, previous=(), monitor:str='val_accuracy', mode:str='max'):
+        super().__init__(); self.filepath, self.previous, self.monitor, self.mode = Path(filepath), list(previous), monitor, mode
+    def on_train_begin(self, logs=None): self.best = replay_early_stopping(self.previous, self.mode)[0]
+    def on_epoch_end(self, epoch, logs=None):
+        v = (logs or {}).get(self.monitor)
+        if v is None or not np.isfinite(v) or not _better(self.mode)(v, self.best): return
+        self.best = v; save_weights_atomic(self.model, self.filepath)
 
 # %% ../nbs/04b_train.ipynb #bc5b7f61
 def _seed_states(model)->list: return [v for v in model.variables if v.path.endswith('seed_generator_state')]
@@ -224,31 +238,66 @@ def read_history(path)->pd.DataFrame:
     return pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame(columns=['epoch', 'phase'])
 
 # %% ../nbs/04b_train.ipynb #1973c962
-def _backup_epoch(backup_dir:Path)->int|None:
-    f = backup_dir / 'training_metadata.json'
-    return json.loads(f.read_text())['epoch'] if f.exists() else None
+class EpochBackup(keras.callbacks.Callback):
+    "Back up weights and optimizer state after every epoch, atomically and with the MD5 that proves a file whole; restore the newest whole one"
+    def __init__(self, folder):
+        super().__init__(); self.folder = Path(folder); self.chosen = self.latest()
+
+    def _index(self)->list:
+        try: return list(json.loads((self.folder / 'backup.json').read_text())['backups'])
+        except (OSError, ValueError, KeyError, TypeError): return []
+
+    def latest(self)->dict|None:
+        "The newest backup whose file is whole, as {'epoch': the next epoch, 'file', 'md5'}; None when there is none"
+        for b in reversed(self._index()):
+            f = self.folder / str(b.get('file'))
+            if f.is_file() and file_md5(f) == b.get('md5'): return b
+        return None
+
+    def restore(self, model=None)->int|None:
+        "Load the chosen backup into `model` (default: the model being fit); returns its epoch"
+        model, b = model or self.model, self.chosen
+        if b is None: return None
+        if model.optimizer is not None and not model.optimizer.built: model.optimizer.build(model.trainable_variables)
+        model.load_weights(self.folder / b['file']); return b['epoch']
+
+    def on_train_begin(self, logs=None): self.restore()
+
+    def on_epoch_end(self, epoch, logs=None):
+        name = f'epoch{epoch + 1}.weights.h5'
+        save_weights_atomic(self.model, self.folder / name)
+        kept = [b for b in self._index() if b.get('file') != name][-1:] + [dict(epoch=epoch + 1, file=name, md5=file_md5(self.folder / name))]
+        write_json_atomic(self.folder / 'backup.json', dict(backups=kept))
+        for f in self.folder.iterdir():
+            if f.name != 'backup.json' and f.name not in {b['file'] for b in kept}: f.unlink(missing_ok=True)
+        self.chosen = kept[-1]
 
 def fit_phase(model, phase:Phase, k:int, train:CacheBatches, val:CacheBatches, work:Path, offset:int,
               max_epochs:int, loss, jit_compile=False, verbose:int=0)->int:
     "Train `phase` (number `k`) from global epoch `offset` for up to `max_epochs`; returns the next free epoch number"
     model.compile(_optimizer(phase, len(train), max_epochs), loss, metrics=['accuracy'], jit_compile=jit_compile)
-    backup = work / f'backup-phase{k}'
-    start = _backup_epoch(backup) or offset
+    backup = EpochBackup(work / f'backup-phase{k}')
+    if backup.chosen is None and backup.folder.is_dir() and any(backup.folder.iterdir()):
+        _say(verbose, f'phase {k}: no whole backup in {backup.folder} (a kill while it was written, or an older radtl); the phase starts again')
+        shutil.rmtree(backup.folder)
+    start = backup.chosen['epoch'] if backup.chosen else offset
+    _truncate_history(work / 'history.csv', start)
     hist = read_history(work / 'history.csv')
     previous = hist[(hist.phase == k) & (hist.epoch < start)].sort_values('epoch')
     mode = _monitor_mode(phase.monitor)
     prev_vals = previous[phase.monitor].tolist() if phase.monitor in previous else []
     stopped = phase.patience is not None and replay_early_stopping(prev_vals, mode)[2] >= phase.patience and start > offset
     best_file = work / f'phase{k}.best.weights.h5'
+    if start == offset: best_file.unlink(missing_ok=True)   # left by an attempt whose backup was lost
     if start < offset + max_epochs and not stopped:
         train.set_epoch(start)
         cbs = [SeedByEpoch(), PhaseLogger(work / 'history.csv', k, phase.name, start), keras.callbacks.TerminateOnNaN(),
-               ResumableCheckpoint(str(best_file), prev_vals, monitor=phase.monitor, mode=mode, save_best_only=True, save_weights_only=True)]
+               ResumableCheckpoint(best_file, prev_vals, monitor=phase.monitor, mode=mode)]
         if phase.patience is not None: cbs.append(ResumableEarlyStopping(prev_vals, monitor=phase.monitor, mode=mode, patience=phase.patience))
-        cbs.append(keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False))
-        model._initial_epoch = None   # BackupAndRestore sets it on resume and Keras never clears it: a stale value would restart the next phase early
+        cbs.append(backup)   # last: an epoch is backed up only after it is logged and checkpointed
         # shuffle=False: the batches shuffle themselves, seeded by the epoch; Keras would also shuffle their order with Python's global `random`, which a resumed process does not share
         model.fit(train, validation_data=val, epochs=offset + max_epochs, initial_epoch=start, callbacks=cbs, shuffle=False, verbose=verbose)
+    elif backup.chosen: backup.restore(model)   # the phase had ended when the run was killed: its last state
     if model.stop_training and np.isnan(read_history(work / 'history.csv').loss.iloc[-1]):
         raise RadtlError(f'phase {phase.name}: the loss became NaN; lower the learning rate or check the data')
     if phase.restore_best and best_file.exists(): model.load_weights(best_file)
@@ -382,7 +431,7 @@ def _train_phases(cfg, data, inter, work, gpu, verbose, on_build=None):
         d, t0 = _stage_data(phase, data, inter), time.perf_counter()
         set_trainable(model, phase, r.n_unfrozen)
         nxt = _fit_one(model, phase, k, d, cfg, work, state['offset'], jit, verbose)
-        model.save_weights(work / f'phase{k}.weights.h5'); base_of(model).save_weights(work / f'phase{k}.base.weights.h5')
+        save_weights_atomic(model, work / f'phase{k}.weights.h5'); save_weights_atomic(base_of(model), work / f'phase{k}.base.weights.h5')
         state = dict(completed=k, offset=nxt); write_json_atomic(work / 'state.json', state)
         shutil.rmtree(work / f'backup-phase{k}', ignore_errors=True)
         _say(verbose, _phase_line(work, k, phase, time.perf_counter() - t0))
@@ -412,8 +461,8 @@ def _fit_one(model, phase, k, d, cfg, work, offset, jit, verbose):
 def _finish(model, cfg, data, work, verbose)->dict:
     "Predictions, metrics and the final model, written into `work`"
     preds = {s: predictions_table(model, data.cache, data.subsets[s]) for s in ('val', 'test', 'leaked')}
-    for s in ('val', 'test'): write_text_atomic(work / f'predictions_{s}.csv', preds[s].to_csv(index=False))
-    if len(preds['leaked']): write_text_atomic(work / 'predictions_leaked.csv', preds['leaked'].to_csv(index=False))
+    for s in ('val', 'test'): write_csv_atomic(work / f'predictions_{s}.csv', preds[s])
+    if len(preds['leaked']): write_csv_atomic(work / 'predictions_leaked.csv', preds['leaked'])
     h = read_history(work / 'history.csv')
     by_subset = {s: basic_metrics(preds[s], data.classes) for s in ('val', 'test')}
     m = {f'{s}_{k}': v for s, ms in by_subset.items() for k, v in ms.items()} | by_subset['test']   # test metrics also unprefixed
@@ -421,6 +470,7 @@ def _finish(model, cfg, data, work, verbose)->dict:
         m['official_test_accuracy'] = basic_metrics(pd.concat([preds['test'], preds['leaked']]), data.classes)['accuracy']
         m['leaked_test_accuracy'] = basic_metrics(preds['leaked'], data.classes)['accuracy']
     first = cfg.recipe_obj.phases[0]   # its monitor and patience define convergence
+    m['files_left_out'] = data.summary.get('files', {}).get('left_out', {})
     m.update(epochs=int(len(h)), epochs_by_phase={str(k): int(v) for k, v in h.groupby('phase').size().items()},
              epoch_time_s_mean=round(float(h.epoch_time_s.mean()), 3) if len(h) else None,
              train_time_s=round(float(h.epoch_time_s.sum()), 2) if len(h) else 0.0,
@@ -432,35 +482,63 @@ def _finish(model, cfg, data, work, verbose)->dict:
     return m
 
 # %% ../nbs/04b_train.ipynb #b2d2d6f8
+def _check_out(out:Path):
+    "Refuse an output that exists as a file (it would be found only when the finished run is renamed into place)"
+    for p in (out, out.with_name(out.name + '.partial')):
+        if p.exists() and not p.is_dir(): raise RadtlError(f'{p} exists and is not a folder; give the run another output folder')
+
+def _check_inputs(cfg:RunConfig):
+    "What can be checked before any scan: the data folders and the weights (their file included)"
+    for dc in (cfg.data, cfg.intermediate if cfg.recipe_obj.uses_intermediate else None):
+        for r in (dc.roots if dc else []):
+            if not Path(r).is_dir(): raise RadtlError(f'data.roots: {r} is not a folder')
+    info = resolve_weights(cfg.backbone, cfg.effective_weights, cfg.weights_dirs)
+    resolve_mode(cfg.preprocessing or info.preprocessing, cfg.backbone)
+
+def _data_line(summary:dict)->str:
+    f = summary.get('files') or {}
+    return f"{f.get('n')} files, {f.get('usable')} usable labelled images; {left_out_line(f.get('left_out') or {})}"
+
+def _finished(out:Path, verbose)->dict:
+    _say(verbose, f'{out}: already finished, nothing to do'); return json.loads((out / 'metrics.json').read_text())
+
+def _tidy(work:Path):
+    "Remove the work files of a finished run: weights of phases, features, backups, state, temporary files left by kills"
+    for f in [*work.glob('phase*.h5'), *work.glob('features-*'), *work.glob('backup-phase*'), work / 'state.json', *work.glob('.*')]:
+        shutil.rmtree(f) if f.is_dir() else f.unlink(missing_ok=True)
+
 def run(config, # a `RunConfig` or its dict form
         out, # the run directory to write
         data:PreparedData|None=None, # prepared target data (a study shares it across runs)
         intermediate:PreparedData|None=None, # prepared intermediate data (double fine-tuning)
         cache_dir=None, # radtl cache folder (default: $RADTL_CACHE or ~/.cache/radtl)
-        verbose:int=1)->dict:
+        verbose:int=1,
+        lock:bool=True)->dict: # take `<out>.lock` (False: the caller holds it, as a study does)
     "Train one run into `out` (resuming it if interrupted; nothing to do if finished); returns its metrics"
     cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
-    out = Path(out); work = out.with_name(out.name + '.partial')
-    if (out / 'metrics.json').exists():
-        _say(verbose, f'{out}: already finished, nothing to do'); return json.loads((out / 'metrics.json').read_text())
-    if work.exists(): _say(verbose, f'{out}: resuming from {work} (phases done: {_load_state(work)["completed"]})')
-    work.mkdir(parents=True, exist_ok=True)
-    data = data or prepare_data(cfg.data, cache_dir)
-    inter = intermediate or (prepare_data(cfg.intermediate, cache_dir) if cfg.recipe_obj.uses_intermediate else None)
-    if not len(data.subsets['train']) or not len(data.subsets['val']): raise RadtlError(f'{out}: the split left no training or no validation images')
-    gpu = has_gpu(); policy = keras.mixed_precision.global_policy().name
-    if _on(cfg.mixed_precision, gpu): keras.mixed_precision.set_global_policy('mixed_float16')
-    try:
-        with _strategy_scope(cfg.distribute):
-            def write_config(model):
-                if (work / 'config.yaml').exists(): return
-                resolved = _resolved_config(cfg, data, inter, getattr(model, 'weights_info', None), gpu)
-                write_text_atomic(work / 'config.yaml', yaml.safe_dump(json.loads(json.dumps(resolved, default=str)), sort_keys=False))
-            model = _train_phases(cfg, data, inter, work, gpu, verbose, write_config)
-            m = _finish(model, cfg, data, work, verbose)
-    finally: keras.mixed_precision.set_global_policy(policy)
-    for f in list(work.glob('phase*.h5')) + list(work.glob('features-*')) + list(work.glob('backup-phase*')) + [work / 'state.json']:   # a kill right after a phase's state was saved leaves its backup
-        shutil.rmtree(f) if f.is_dir() else f.unlink(missing_ok=True)
-    os.replace(work, out)
+    out = Path(out); _check_out(out)
+    if (out / 'metrics.json').exists(): return _finished(out, verbose)
+    _check_inputs(cfg)
+    with claimed_folder(out, lock) as work:
+        if (out / 'metrics.json').exists(): return _finished(out, verbose)   # finished by another process meanwhile
+        if work.exists(): _say(verbose, f'{out}: resuming from {work} (phases done: {_load_state(work)["completed"]})')
+        data = data or prepare_data(cfg.data, cache_dir)
+        inter = intermediate or (prepare_data(cfg.intermediate, cache_dir) if cfg.recipe_obj.uses_intermediate else None)
+        _say(verbose, f'{out.name}: data: {_data_line(data.summary)}')
+        if not len(data.subsets['train']) or not len(data.subsets['val']): raise RadtlError(f'{out}: the split left no training or no validation images')
+        work.mkdir(parents=True, exist_ok=True)
+        gpu = has_gpu(); policy = keras.mixed_precision.global_policy().name
+        if _on(cfg.mixed_precision, gpu): keras.mixed_precision.set_global_policy('mixed_float16')
+        try:
+            with _strategy_scope(cfg.distribute):
+                def write_config(model):
+                    if (work / 'config.yaml').exists(): return
+                    resolved = _resolved_config(cfg, data, inter, getattr(model, 'weights_info', None), gpu)
+                    write_text_atomic(work / 'config.yaml', yaml.safe_dump(json.loads(json.dumps(resolved, default=str)), sort_keys=False))
+                model = _train_phases(cfg, data, inter, work, gpu, verbose, write_config)
+                m = _finish(model, cfg, data, work, verbose)
+        finally: keras.mixed_precision.set_global_policy(policy)
+        _tidy(work)   # a kill right after a phase's state was saved leaves its backup
+        os.replace(work, out)
     _say(verbose, f"{out.name}: test accuracy {m.get('accuracy', float('nan')):.4f}, macro AUC {m.get('auc_macro', float('nan')):.4f}, {m['epochs']} epochs, {m['train_time_s']:.0f} s")
     return m

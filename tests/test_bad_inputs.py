@@ -1,4 +1,4 @@
-"The twelve kinds of bad or unusual files: each scans to a row with a clear error, or is normalised correctly."
+"Bad or unusual files and layouts: each scans to a row with a clear error kind, or is normalised correctly; nothing under a root goes unaccounted."
 import io, os
 import numpy as np
 import pytest
@@ -68,3 +68,103 @@ def test_scan_summary_and_bad_roots(corpus, tmp_path, capsys):
     with pytest.raises(RadtlError, match='not a folder'): scan(tmp_path / 'missing')
     (tmp_path / 'void').mkdir()
     with pytest.raises(RadtlError, match='no files'): scan(tmp_path / 'void')
+
+
+# ---- every thing under a root accounted for (issue 17) ----
+import shutil, subprocess, sys
+from pathlib import Path
+from radtl.data import error_counts, left_out_line
+
+def _png(path, value=90, size=(16, 16)):
+    "A grey PNG at `path` (`value`: a grey level or an array), its folders made"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.broadcast_to(np.asarray(value, np.uint8), size).copy()).save(path, format='PNG')
+
+@pytest.fixture
+def odd_layout(tmp_path):
+    "A set whose images sit behind links, at wrong levels, in sub-folders, in a FIFO, as NaN floats and under names that are not UTF-8"
+    root = tmp_path / 'set'
+    for cls in ('glioma', 'meningioma_tumor'):
+        for i in range(3): _png(root / 'Training' / cls / f'{i}.png', 40 * i)
+    _png(tmp_path / 'elsewhere' / 'n0.png'); _png(tmp_path / 'elsewhere' / 'n1.png', 100)
+    os.symlink(tmp_path / 'elsewhere', root / 'Training' / 'no_tumor')                           # symlinked class folder: followed
+    os.symlink(root / 'Training', root / 'Training' / 'glioma' / 'loop')                          # link to a folder above: a loop
+    os.symlink(tmp_path / 'missing.png', root / 'Training' / 'glioma' / 'broken.png')             # broken link
+    os.mkfifo(root / 'Training' / 'glioma' / 'pipe.png')                                          # a FIFO named .png: never opened
+    _png(root / 'Training' / 'stray.png'); _png(root / 'top.png')                                 # images at the wrong level
+    for i in range(3): _png(root / 'Training' / 'meningioma_tumor' / 'sub' / f's{i}.png', 200)   # an extra nesting level
+    Image.fromarray(np.array([[0.1, np.nan], [np.inf, 0.5]], np.float32)).save(root / 'Training' / 'glioma' / 'nan.tif')
+    _png(root / 'Training' / 'glioma' / os.fsdecode(b'\xff\xfe-latin1.png'))                     # a name that is not UTF-8
+    (root / 'Training' / 'glioma' / 'README').write_text('no extension')                          # unknown / no extension
+    (root / 'Training' / 'glioma' / 'scan.xyz').write_bytes(b'\0' * 10)
+    return root
+
+def test_every_entry_accounted_for(odd_layout):
+    cat = scan(odd_layout, progress=False, verbose=False)
+    kind = {os.path.basename(p): (e.split(':')[0] if isinstance(e, str) else None) for p, e in zip(cat.path, cat.error)}
+    assert kind['loop'] == 'symlink_loop' and kind['broken.png'] == 'broken_link' and kind['pipe.png'] == 'not_regular'
+    assert kind['stray.png'] == kind['top.png'] == 'unlabelled'
+    assert all(kind[f's{i}.png'] == 'nested' for i in range(3))
+    assert kind['nan.tif'] == 'non_finite' and kind['README'] == kind['scan.xyz'] == 'not_image'
+    assert kind[os.fsdecode(b'\xff\xfe-latin1.png')] is None and kind['n0.png'] is None and kind['n1.png'] is None
+    u = usable(cat)
+    assert sorted(u.label.unique()) == ['glioma', 'meningioma', 'notumor']              # no bogus class 'sub'
+    assert u.label.value_counts().to_dict() == {'glioma': 4, 'meningioma': 3, 'notumor': 2}
+    assert 'sub/' in cat.error[cat.path.str.endswith('s0.png')].iloc[0] and 'meningioma_tumor/' in cat.error[cat.path.str.endswith('s0.png')].iloc[0]
+    assert len(usable(cat, labelled=False)) == len(u) + 5                                 # the unlabelled and nested images still decode
+    counts = error_counts(cat)
+    assert counts == {'broken_link': 1, 'nested': 3, 'non_finite': 1, 'not_image': 2, 'not_regular': 1, 'symlink_loop': 1, 'unlabelled': 2}
+    assert left_out_line(counts).startswith('left out: 11 files (broken_link 1, nested 3')
+
+def test_nested_folder_does_not_distort_the_split(tmp_path):
+    "A few images one level too deep used to become a class of their own and skew the stratified split"
+    from radtl.audit import audit
+    from radtl.splits import make_splits
+    root, rng = tmp_path / 'set', np.random.default_rng(0)
+    noise = lambda path: _png(path, rng.integers(0, 255, (24, 24)).astype(np.uint8), (24, 24))
+    for cls in ('glioma', 'meningioma', 'notumor', 'pituitary'):
+        for i in range(40): noise(root / cls / f'{i}.png')
+    for i in range(3): noise(root / 'meningioma' / 'sub' / f'{i}.png')
+    cat = scan(root, progress=False, verbose=False)
+    sp = make_splits(audit(cat, progress=False, cache_dir=tmp_path / 'c').images, 'group', seed=0)
+    assert sorted(sp.label.unique()) == ['glioma', 'meningioma', 'notumor', 'pituitary']
+    share = sp.subset.value_counts(normalize=True)
+    assert abs(share['train'] - 0.70) < 0.03 and abs(share['val'] - 0.15) < 0.03 and abs(share['test'] - 0.15) < 0.03, share
+
+def test_unreadable_folder_is_a_row_monkeypatched(odd_layout, monkeypatch):
+    "The listing of one class folder fails (as it does without permission): one error row for it, nothing silent"
+    import radtl.data as data
+    locked = odd_layout / 'Training' / 'meningioma_tumor'
+    real = data._listing
+    def listing(d):
+        if Path(d) == locked: raise PermissionError(13, 'Permission denied')
+        return real(d)
+    monkeypatch.setattr(data, '_listing', listing)
+    cat = scan(odd_layout, progress=False, verbose=False)
+    row = cat[cat.path == str(locked)]
+    assert len(row) == 1 and row.error.iloc[0].startswith('unreadable_folder: cannot list this folder (Permission denied)')
+    assert not cat.path.str.startswith(str(locked) + os.sep).any()
+    assert 'unreadable_folder 1' in left_out_line(error_counts(cat))
+
+def _without_root_powers():
+    "A command prefix under which chmod 000 really blocks reading: none for a normal user; for root, setpriv dropping the DAC capabilities"
+    if os.geteuid() != 0: return []
+    if shutil.which('setpriv'):
+        probe = subprocess.run(['setpriv', '--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search', 'true'], capture_output=True)
+        if probe.returncode == 0: return ['setpriv', '--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search']
+    pytest.skip('running as root without setpriv: chmod 000 does not block reads here (the monkeypatched test covers the path)')
+
+def test_unreadable_folder_chmod_000(odd_layout, tmp_path):
+    "A class folder with mode 000, scanned by a process that really cannot read it (as root: the DAC capabilities dropped)"
+    prefix = _without_root_powers()
+    locked = odd_layout / 'Training' / 'meningioma_tumor'
+    os.chmod(locked, 0)
+    try:
+        code = ('import sys; from radtl.data import scan; c = scan(sys.argv[1], progress=False, verbose=False); '
+                'print(c[c.path == sys.argv[2]].error.iloc[0]); print(int(c.path.str.startswith(sys.argv[2] + "/").sum()))')
+        r = subprocess.run([*prefix, sys.executable, '-c', code, str(odd_layout), str(locked)], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+    finally: os.chmod(locked, 0o755)
+    assert r.returncode == 0, r.stderr[-2000:]
+    err, n_inside = r.stdout.strip().splitlines()
+    assert err.startswith('unreadable_folder: cannot list this folder (Permission denied)') and n_inside == '0'
