@@ -62,3 +62,124 @@ def test_weights_list_and_check(tmp_path):
     assert 'fits densenet121' in r.stdout
     r = radtl('weights', 'check', good, '--backbone', 'resnet50')
     assert r.returncode == 2 and 'resnet50' in r.stderr.lower()
+
+
+# ---- file names of any bytes, strict consoles, every bad argument one line (issue 17) ----
+import contextlib, io, os, shutil
+from pathlib import Path
+from radtl.cli import main
+from radtl.core import read_csv
+
+LATIN1 = os.fsdecode(b'scan-\xe9t\xe9-\xff.jpg')          # a Latin-1 name: not valid UTF-8
+
+@pytest.fixture(scope='module')
+def odd_names(syn, tmp_path_factory):
+    "The synthetic set under a root whose name is not UTF-8, with some images and a stray file renamed to Latin-1 bytes"
+    root = Path(tmp_path_factory.mktemp('names')) / os.fsdecode(b'br\xe4in')
+    shutil.copytree(syn, root)
+    for cls in ('glioma_tumor', 'no_tumor'):
+        d = root / 'Training' / cls
+        for i, f in enumerate(sorted(d.glob('*.jpg'))[:3]): f.rename(d / os.fsdecode(b'%d-\xe9\xff.jpg' % i))
+    (root / 'Training' / 'glioma_tumor' / os.fsdecode(b'notes-\xff.txt')).write_text('x')
+    shutil.copy(next((root / 'Training' / 'glioma_tumor').glob('*.jpg')), root / 'Training' / LATIN1)   # unlabelled, listed
+    return root
+
+def strict(*args, **kw):
+    return radtl(*args, env=dict(os.environ, PYTHONIOENCODING='utf-8:strict', TF_CPP_MIN_LOG_LEVEL='3'), **kw)
+
+def test_non_utf8_names_scan_csv_and_strict_console(odd_names, tmp_path):
+    r = strict('scan', odd_names, '--csv', tmp_path / 'cat.csv')
+    assert r.returncode == 0 and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert 'left out: 2 files (not_image 1, unlabelled 1)' in r.stdout
+    assert r'scan-\xe9t\xe9-\xff.jpg' in r.stdout and r'br\xe4in' in r.stdout          # listed, bytes shown as \xNN
+    raw = (tmp_path / 'cat.csv').read_bytes()
+    assert os.fsencode(LATIN1) in raw and b'br\xe4in' in raw                           # the CSV keeps the names' own bytes
+    cat = read_csv(tmp_path / 'cat.csv')
+    assert len(cat) == 166 and all(os.path.exists(p) for p in cat.path)               # and reads back to paths that open
+    assert sum('\udcff' in p for p in cat.path) == 8
+
+def test_non_utf8_names_audit_csv_pairs_json(odd_names, tmp_path):
+    r = strict('audit', odd_names, '--csv', tmp_path / 'cat.csv', '--pairs', tmp_path / 'pairs.csv', '--json', tmp_path / 'a.json')
+    assert r.returncode == 0 and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    s = json.loads((tmp_path / 'a.json').read_text())
+    assert s['n_images'] == 166 and s['errors'] == {'not_image': 1, 'unlabelled': 1}
+    pairs = read_csv(tmp_path / 'pairs.csv')
+    assert all(os.path.exists(p) for p in pairs.path_a) and len(read_csv(tmp_path / 'cat.csv')) == 166
+
+def in_process(*args) -> tuple:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: rc = main([str(a) for a in args])
+        except SystemExit as e: rc = e.code
+    return rc, out.getvalue(), err.getvalue()
+
+def bad_args(syn, tmp):
+    "(argv, what the one line must say): each refused before any scan or write"
+    f = lambda name, text: (tmp / name).write_text(text) and tmp / name
+    study = lambda name, **kw: f(name, json.dumps(dict(out=str(tmp / 'st'), data=dict(roots=[str(syn)], image_size=32), models=['resnet50'], **kw)))
+    (tmp / 'afile').write_text('x')
+    run = ['run', '--data', syn, '--out', tmp / 'r', '--backbone', 'smallcnn']
+    return [
+        (['scan', syn, '--errors', '-1'], 'argument --errors: an integer ≥ 0 expected, got -1'),
+        (['scan', syn, '--csv', tmp / 'nowhere' / 'c.csv'], 'does not exist'),
+        (['scan', syn, '--csv', tmp], 'is a folder'),
+        (['audit', syn, '--threshold', '99'], 'argument --threshold: an integer in [0, 64] expected, got 99'),
+        (['audit', syn, '--min-corr', 'high'], "argument --min-corr: a number in [-1, 1] expected, got 'high'"),
+        (run + ['--image-size', '0'], '--image-size: an integer in [8, 2048] expected, got 0'),
+        (run + ['--image-size', '-5'], '--image-size: an integer in [8, 2048] expected, got -5'),
+        (run + ['--image-size', '8'], 'data.image_size: smallcnn needs images of at least 16 px, got 8'),
+        (run + ['--epochs-scale', 'nan'], "--epochs-scale: a number in (0, 100] expected, got 'nan'"),
+        (run + ['--epochs-scale', 'inf'], "--epochs-scale: a number in (0, 100] expected, got 'inf'"),
+        (run + ['--batch-size', '0'], '--batch-size: an integer in [1, 65536] expected, got 0'),
+        (run + ['--seed', 'abc'], "--seed: an integer in [0, 1000000] expected, got 'abc'"),
+        (run + ['--fraction', '0'], '--fraction: a number in (0, 1] expected, got 0'),
+        (run + ['--split', 'kfold'], "--split: one of 'group', 'official', 'random' expected, got 'kfold'"),
+        (run + ['--resize', 'crop'], "--resize: one of 'stretch', 'pad', 'center_crop' expected, got 'crop'"),
+        (run + ['--backbone', 'resnet5'], "backbone: unknown backbone 'resnet5'"),
+        (run + ['--weights', 'radimagenet'], "weights: smallcnn has no weights source 'radimagenet'"),
+        (run + ['--weights', tmp / 'missing.h5'], 'does not exist'),
+        (run + ['--recipe', 'three-phase'], "unknown recipe 'three-phase'"),
+        (run + ['--preprocessing', 'zscore'], "--preprocessing: one of"),
+        (['run', '--data', syn, '--out', tmp / 'afile'], 'afile exists and is not a folder'),
+        (['run', '--data', tmp / 'none', '--out', tmp / 'r'], 'not a folder'),
+        (run + ['--config', f('list.yaml', '- seed: 1\n')], 'list.yaml: a mapping (key: value lines) expected, got a list'),
+        (run + ['--config', f('text.yaml', 'just words\n')], "text.yaml: a mapping (key: value lines) expected, got 'just words'"),
+        (run + ['--config', f('data.yaml', 'data: /path\n')], "data: a mapping (key: value) expected, got '/path'"),
+        (run + ['--config', f('num.yaml', 'epochs_scale: "0.02"\nseed: abc\n')], "seed: an integer in [0, 1000000] expected, got 'abc'"),
+        (run + ['--config', f('key.yaml', 'lr: 0.1\n')], "unknown key 'lr'; allowed: data, backbone"),
+        (run + ['--config', f('tag.yaml', 'seed: !!python/object/apply:os.getpid []\n')], 'not valid YAML'),
+        (run + ['--config', tmp / 'missing.yaml'], 'cannot read it'),
+        (['study', study('s1.yaml'), '--dry-run', '--n-boot', '0'], 'argument --n-boot: an integer ≥ 1 expected, got 0'),
+        (['study', study('s2.yaml', run=dict(epochs_scale='abc')), '--dry-run'], "run.epochs_scale: a number in (0, 100] expected, got 'abc'"),
+        (['study', f('s0.yaml', json.dumps(dict(out=str(tmp / 'st'), data=dict(roots=[str(syn)], image_size=0), models=['resnet50']))), '--dry-run'],
+         'data.image_size: an integer in [8, 2048] expected, got 0'),
+        (['study', f('sl.yaml', '- a\n'), '--dry-run'], 'a mapping (key: value lines) expected, got a list'),
+        (['study', study('s3.yaml'), '--out', tmp / 'afile'], 'exists and is a file'),
+        (['study', study('s4.yaml'), '--shard', '3/2'], '--shard 3/2: need 0 ≤ i < n'),
+        (['pretrain', '--data', syn, '--out', tmp / 'p', '--epochs', '0'], '--epochs: an integer ≥ 1 expected, got 0'),
+        (['pretrain', '--data', syn, '--out', tmp / 'p', '--batch-size', '1'], '--batch-size: an integer in [2, 65536] expected, got 1'),
+        (['pretrain', '--data', syn, '--out', tmp / 'p', '--image-size', '0'], '--image-size: an integer in [8, 2048] expected, got 0'),
+        (['pretrain', '--data', syn, '--out', tmp / 'p', '--temperature', '0'], '--temperature: a number > 0 expected, got 0'),
+        (['pretrain', '--data', syn, '--out', tmp / 'afile', '--backbone', 'smallcnn', '--image-size', '32'], 'exists and is not a folder'),
+        (['report', tmp / 'r', '--n-boot', '-1'], 'argument --n-boot: an integer ≥ 1 expected, got -1'),
+        (['evaluate', tmp / 'r', '--out', tmp / 'afile'], 'is a file'),
+        (['demo', '--size', '0'], 'argument --size: an integer in [32, 2048] expected, got 0'),
+        (['demo', '--epochs-scale', 'nan'], "argument --epochs-scale: a number in (0, 100] expected, got 'nan'"),
+    ]
+
+def test_every_bad_argument_is_one_line_and_exit_2(syn, tmp_path):
+    seen = set()
+    for argv, says in bad_args(syn, tmp_path):
+        rc, out, err = in_process(*argv)
+        assert rc == 2, (argv, rc, out[-500:], err[-500:])
+        assert says in err and 'Traceback' not in err and len(err.strip().splitlines()) == 1, (argv, err)
+        seen.add(argv[0])
+    assert seen == {'scan', 'audit', 'run', 'study', 'pretrain', 'report', 'evaluate', 'demo'}
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == []                # no run, study or .partial folder was made
+
+def test_bad_argument_through_the_console_script(syn, tmp_path):
+    r = strict('run', '--data', syn, '--out', tmp_path / 'r', '--image-size', '0')
+    assert r.returncode == 2 and r.stderr.strip() == 'radtl run: error: --image-size: an integer in [8, 2048] expected, got 0', r.stderr
+    r = strict('run', '--data', syn)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and 'the following arguments are required: --out' in r.stderr, r.stderr
+    assert not list(tmp_path.iterdir())

@@ -79,6 +79,14 @@ def test_sharded_study_end_to_end(syn, tmp_path):
     (dict(run=dict(epochs=3)), "run: unknown key 'epochs'"),
     (dict(seeds='many'), 'seeds:'),
     (dict(recipes=['three-phase']), 'recipes[0]: unknown recipe'),
+    (dict(data=dict(roots=['x'], image_size=0)), 'data.image_size: an integer in [8, 2048] expected, got 0'),
+    (dict(data=dict(roots=['x'], image_size=16)), 'data.image_size: resnet50 needs images of at least 32 px, got 16'),
+    (dict(data=dict(roots=['x'], split='kfold')), "data.split: one of 'group', 'official', 'random' expected, got 'kfold'"),
+    (dict(data='/path'), "data: a mapping (key: value) expected, got '/path'"),
+    (dict(run=dict(epochs_scale='0.02x')), "run.epochs_scale: a number in (0, 100] expected, got '0.02x'"),
+    (dict(run=dict(batch_size=0)), 'run.batch_size: an integer in [1, 65536] expected, got 0'),
+    (dict(seeds=[0, 'abc']), "seeds[1]: an integer in [0, 1000000] expected, got 'abc'"),
+    (dict(models=[dict(backbone='resnet50', preprocessing='zscore')]), 'models[0].preprocessing: unknown preprocessing mode'),
 ])
 def test_invalid_study_file_names_the_key(syn, tmp_path, change, key):
     f = write_study(tmp_path / 'bad.yaml', {**tiny_study(syn, tmp_path / 'out', tmp_path / 'no-weights'), **change})
@@ -101,3 +109,22 @@ def test_preset_without_data_finds_nothing_and_says_so(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rc, out, err = radtl_in_process('study', '--preset', 'brain-mri-pretraining', '--dry-run')
     assert rc == 2 and '--data ROOT' in err
+
+
+def test_study_file_that_is_not_a_mapping(tmp_path):
+    for text, says in (('- name: a\n', 'a mapping (key: value lines) expected, got a list'), ('just words\n', "expected, got 'just words'")):
+        f = tmp_path / 'bad.yaml'; f.write_text(text)
+        rc, out, err = radtl_in_process('study', f, '--dry-run')
+        assert rc == 2 and says in err and len(err.strip().splitlines()) == 1, err
+
+def test_study_prints_and_reports_files_left_out(syn, tmp_path):
+    "The study's data line and its report's audit table say how many files were left out and why"
+    import shutil
+    from radtl.study import write_audit, _files_line
+    root = tmp_path / 'data'; shutil.copytree(syn, root)
+    (root / 'Training' / 'glioma_tumor' / 'notes.txt').write_text('x'); shutil.copy(next((root / 'Training' / 'no_tumor').iterdir()), root / 'Training' / 'stray.jpg')
+    st = load_study(tiny_study(root, tmp_path / 'out', tmp_path / 'no-weights'))
+    a = json.loads(write_audit(st).read_text())
+    assert _files_line(st, a).endswith('left out: 2 files (not_image 1, unlabelled 1)')
+    from radtl.report import _audit_md
+    assert '| … by kind | not_image 1, unlabelled 1 |' in '\n'.join(_audit_md(st.out))
