@@ -2,7 +2,7 @@
 
 images_per_s: images (each giving two augmented views through the backbone) per second of `radtl.pretrain.pretrain`
 over the epochs after the first (the first includes graph tracing), with radtl's callbacks (CSV log, TerminateOnNaN,
-BackupAndRestore, epoch seeds) and the data path from the memmap cache.
+the per-epoch backup: EpochBackup, Keras' BackupAndRestore before issue 17; epoch seeds) and the data path from the memmap cache.
 Usage: python bench/pretrain.py [--backbone densenet121] [--size 128] [--n 256] [--epochs 3] [--batch-size 32] [--json]
 """
 import argparse, json, os, platform, tempfile, time

@@ -1,7 +1,7 @@
 """Benchmark radtl's training path on this machine: DenseNet121 at 128 px.
 
 (a) fit_ratio: images/s of a radtl run (CacheBatches from the memmap cache, radtl's callbacks: CSV log,
-    checkpoint, early stopping, TerminateOnNaN, BackupAndRestore) divided by images/s of a bare
+    checkpoint, early stopping, TerminateOnNaN, the per-epoch backup: EpochBackup, Keras' BackupAndRestore before issue 17) divided by images/s of a bare
     `model.fit` on the same uint8 images held in memory, same model, same compile, no callbacks.
 (b) feature_cache_speedup: per-epoch time of linear evaluation without the frozen-feature cache
     divided by the time with it, after the first epoch (the first epoch computes the features).

@@ -344,6 +344,8 @@ def pretrain(config, # a `PretrainConfig` or its dict form
     if (out / 'pretrain.json').exists(): _say(verbose, f'{out}: already finished, nothing to do'); return done()
     with claimed_folder(out, keep=('history.csv',)):   # one process per folder; a failed start leaves nothing
         if (out / 'pretrain.json').exists(): return done()
+        if (work / 'pretrain.json').exists():   # killed after its last write, before the rename
+            shutil.rmtree(work / 'backup', ignore_errors=True); (work / 'state.json').unlink(missing_ok=True); os.replace(work, out); return done()
         if work.exists(): _say(verbose, f'{out}: resuming from {work}')
         images = images or pretraining_images(cfg.data, cfg.exclude_test, cfg.exclude_duplicates, cache_dir)
         work.mkdir(parents=True, exist_ok=True)

@@ -521,6 +521,8 @@ def run(config, # a `RunConfig` or its dict form
     _check_inputs(cfg)
     with claimed_folder(out, lock) as work:
         if (out / 'metrics.json').exists(): return _finished(out, verbose)   # finished by another process meanwhile
+        if (work / 'metrics.json').exists():   # killed after its last write (metrics.json), before the rename
+            _tidy(work); os.replace(work, out); return _finished(out, verbose)
         if work.exists(): _say(verbose, f'{out}: resuming from {work} (phases done: {_load_state(work)["completed"]})')
         data = data or prepare_data(cfg.data, cache_dir)
         inter = intermediate or (prepare_data(cfg.intermediate, cache_dir) if cfg.recipe_obj.uses_intermediate else None)

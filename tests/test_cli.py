@@ -1,4 +1,4 @@
-"The radtl console script: scan and audit on the synthetic set, one-line errors with exit status 2."
+"The radtl console script: scan and audit on the synthetic set, file names of any bytes under a strict UTF-8 console, and every bad argument one line with exit status 2."
 import json, subprocess, sys
 import pytest
 from radtl.synthetic import synthetic_brain_mri

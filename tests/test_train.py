@@ -1,4 +1,4 @@
-"Training runs: artifacts through the CLI, kill-and-resume in each phase, reproducibility, double fine-tuning, frozen features."
+"Training runs: artifacts through the CLI, kill-and-resume at any instant (in each phase, right after an epoch end, mid backup write, from corrupt backups), one process per run folder, names of any bytes, reproducibility, double fine-tuning, frozen features."
 import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, yaml
@@ -273,3 +273,12 @@ def test_names_of_any_bytes_through_a_killed_and_resumed_run(syn, tmp_path):
     assert c['data']['roots'] == [str(root)]
     assert c['data_summary']['files'] == {'n': 226, 'usable': 224, 'left_out': {'hidden': 1, 'unlabelled': 1}}
     assert json.loads((out / 'metrics.json').read_text())['files_left_out'] == {'hidden': 1, 'unlabelled': 1}
+
+def test_killed_between_the_last_write_and_the_rename(tiny, tmp_path):
+    "A .partial folder already holding metrics.json (killed just before the rename) is completed without training again"
+    cfg, ref = tiny; out = tmp_path / 'run'
+    shutil.copytree(ref, tmp_path / 'run.partial'); (tmp_path / 'run.partial' / '.metrics.json.x1.tmp').write_text('{')
+    log = finished(tiny_run(cfg, out))
+    assert 'already finished' in log and 'Epoch' not in log
+    assert sorted(f.name for f in out.iterdir()) == ARTIFACTS and not (tmp_path / 'run.partial').exists()
+    same_run(out, ref)
