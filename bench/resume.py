@@ -4,13 +4,13 @@ The run: the synthetic brain-MRI set (112 training images), smallcnn at 32 px, t
 then everything; early stopping in the second), `--deterministic`, one CPU thread. It runs once uninterrupted; then,
 for each of `--kills` instants drawn with `--seed`, a fresh run is started, killed at that instant and started again
 until it finishes. Half of the instants are *anywhere* (uniform over the uninterrupted run's wall time, start-up
-included), half *right after an epoch end*: 0-30 ms after epoch k's row appears in history.csv (k drawn), while that
+included; an instant at which the run folder was already complete is drawn again, inside that run's own duration), half *right after an epoch end*: 0-30 ms after epoch k's row appears in history.csv (k drawn), while that
 epoch's checkpoint and backup are being written. Each resumed run's history, predictions and metrics are compared
 with the uninterrupted run's (wall times excepted).
 
 Usage: python bench/resume.py [--kills 20] [--seed 0] [--json]
 """
-import argparse, json, os, signal, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 
 CLI = 'import sys; from radtl.cli import main; sys.exit(main())'
@@ -27,8 +27,8 @@ def rows(partial:Path)->int:
     try: return max(0, len((partial / 'history.csv').read_text().splitlines()) - 1)
     except OSError: return 0
 
-def kill_at(p, instant:dict, partial:Path)->float:
-    "SIGKILL `p` at `instant`; the seconds since its start (None when it finished first)"
+def kill_at(p, instant:dict, partial:Path)->tuple:
+    "SIGKILL `p` at `instant`: (seconds since its start, whether it was killed or had finished first)"
     t0 = time.perf_counter()
     if instant['kind'] == 'anywhere':
         while p.poll() is None and time.perf_counter() - t0 < instant['t']: time.sleep(0.001)
@@ -36,9 +36,9 @@ def kill_at(p, instant:dict, partial:Path)->float:
         while p.poll() is None and rows(partial) < instant['epoch']: time.sleep(0.001)
         end = time.perf_counter() + instant['delay']
         while p.poll() is None and time.perf_counter() < end: pass
-    if p.poll() is not None: return None
+    if p.poll() is not None: p.communicate(); return time.perf_counter() - t0, False
     p.send_signal(signal.SIGKILL); p.wait()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, True
 
 def state_at_kill(out:Path, partial:Path)->dict:
     "What the killed run left: epochs logged, phases completed, temporary files of interrupted writes"
@@ -80,7 +80,7 @@ def main(argv=None):
     p.add_argument('--json', action='store_true', help='also print the rows as JSON')
     a = p.parse_args(argv)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    import yaml, pandas as pd
+    import yaml, numpy as np, pandas as pd
     from radtl.synthetic import synthetic_brain_mri
     work = Path(tempfile.mkdtemp(prefix='radtl-bench-resume-'))
     env = dict(os.environ, RADTL_CACHE=str(work / 'cache'), TF_NUM_INTRAOP_THREADS='1', TF_NUM_INTEROP_THREADS='1', OMP_NUM_THREADS='1')
@@ -93,26 +93,30 @@ def main(argv=None):
     if ref.returncode: sys.exit(f'the uninterrupted run failed:\n{log}')
     n_epochs = len(pd.read_csv(work / 'ref' / 'history.csv'))
     print(f'uninterrupted run: {wall:.1f} s, {n_epochs} epochs ({work / "ref"}); {a.kills} kills, seed {a.seed}', flush=True)
-    out_rows = []
+    out_rows, redraw = [], np.random.default_rng([a.seed, 1])
     for i, inst in enumerate(instants(a.kills, a.seed, wall, n_epochs)):
         out = work / f'run{i:02d}'; partial = out.with_name(out.name + '.partial')
-        killed = kill_at(launch(cfg, out, env), inst, partial)
+        for tries in range(1, 6):
+            took, killed = kill_at(launch(cfg, out, env), inst, partial)
+            if killed and not out.exists(): break
+            shutil.rmtree(out); inst = dict(kind='anywhere', t=float(redraw.uniform(0, took)))   # its run folder was complete first: an instant inside that run
         st = state_at_kill(out, partial)
         t1 = time.perf_counter(); r = launch(cfg, out, env); rlog = r.communicate()[0]
         row = dict(i=i, kind=inst['kind'], target=f"{inst['t']:.2f} s" if inst['kind'] == 'anywhere' else f"epoch {inst['epoch']} + {1000 * inst['delay']:.0f} ms",
-                   killed_at_s=None if killed is None else round(killed, 2), state=st['where'], rows=st['rows'], tmp_files=st['tmp'],
+                   tries=tries, killed_at_s=round(took, 2) if killed else None, state=st['where'], rows=st['rows'], tmp_files=st['tmp'],
                    resume_rc=r.returncode, resume_s=round(time.perf_counter() - t1, 1), crash='Traceback' in rlog)
         row.update(compare(out, work / 'ref') if r.returncode == 0 else dict(identical=False, bit_identical=False))
         out_rows.append(row)
         print(f"{i:2d} {row['kind']:9s} {row['target']:>16s} killed {str(row['killed_at_s']):>6s} s  {row['state']:19s} rows {str(row['rows']):>4s} "
               f"tmp {row['tmp_files']}  resume rc {row['resume_rc']} ({row['resume_s']} s)  identical {row['identical']} (bit-identical {row['bit_identical']})", flush=True)
     t = pd.DataFrame(out_rows)
-    print('\n' + t[['i', 'kind', 'target', 'killed_at_s', 'state', 'rows', 'tmp_files', 'resume_rc', 'identical', 'bit_identical']].to_string(index=False))
+    print('\n' + t[['i', 'kind', 'target', 'tries', 'killed_at_s', 'state', 'rows', 'tmp_files', 'resume_rc', 'identical', 'bit_identical']].to_string(index=False))
     killed = t[t.killed_at_s.notna()]
-    print(f"\nsummary: {int(t.identical.sum())} of {len(t)} runs killed at random instants ({len(killed)} killed before they finished; "
+    print(f"\nsummary: {int(t.identical.sum())} of {len(t)} runs killed at random instants ({len(killed)} killed before their run folder was complete; "
           f"{int((t.kind == 'epoch end').sum())} right after an epoch end, {int((killed.tmp_files > 0).sum())} leaving a temporary file of an interrupted write) "
           f"resumed to a run identical to the uninterrupted one ({int(t.bit_identical.sum())} bit for bit); "
           f"{int((t.resume_rc != 0).sum())} resumes failed, {int(t.crash.sum())} with a traceback")
     if a.json: print(json.dumps(out_rows, default=str))
+    shutil.rmtree(work, ignore_errors=True)
 
 if __name__ == '__main__': main()
