@@ -14,9 +14,7 @@ import keras
 from sklearn.metrics import roc_auc_score, balanced_accuracy_score
 from .core import RadtlError, say as _say, seed_everything, library_versions, stable_hash, write_json_atomic, write_text_atomic, atomic_path, default_cache_dir
 from .recipe import Recipe, Phase, get_recipe
-from .data import scan, usable
-from .audit import audit
-from .splits import make_splits, nested_fractions, class_weights, leaking_groups
+from .splits import split_data, split_args, class_weights, leaking_groups, leaking_patients, patient_leaks
 from .cache import build_cache, ImageCache
 from .batches import CacheBatches
 
@@ -39,7 +37,7 @@ def _from_dict(cls, d:dict, where:str):
 class DataConfig:
     "Which images, how they are split and how they are cached"
     roots: list                       # image folders (class folders, optionally under Training/Testing)
-    split: str = 'group'              # 'group' (leakage-free), 'official' or 'random' (naive)
+    split: str = 'group'              # 'group' (leakage-free), 'official', 'kfold' (patient-wise cross-validation) or 'random' (naive)
     clean_test: bool = True           # with split='official': drop test images that have a copy in training
     val: float = 0.15                 # validation share (group/random; official: carved from Training)
     test: float = 0.15                # test share (group/random)
@@ -48,6 +46,12 @@ class DataConfig:
     resize: str = 'stretch'           # 'stretch', 'pad' or 'center_crop'
     fraction: float = 1.0             # share of the training subset used (nested, stratified)
     aliases: dict = field(default_factory=dict)   # extra class-name aliases
+    n_folds: int = 5                  # with split='kfold': number of stratified, patient-wise folds
+    fold: int = 0                     # with split='kfold': the fold tested on (a study runs every fold)
+    patients: str|None = None         # patient table (CSV with a file and a patient column; radtl.data.read_patient_table)
+    patient_pattern: str|None = None  # regex whose named group (?P<patient>...) finds the patient in each path relative to its root
+    reference: str|None = None        # reference set carrying patients, inherited by linked images: a folder of figshare .mat files, or of images
+    reference_patients: str|None = None   # the patient table (CSV) of a reference folder of images
 
     def __post_init__(self):
         if isinstance(self.roots, (str, Path)): self.roots = [self.roots]
@@ -107,7 +111,17 @@ class RunConfig:
         "Stable id: the same config always gets the same id"
         r = self.recipe_obj
         w = 'random' if self.effective_weights is None else Path(str(self.effective_weights)).stem if os.sep in str(self.effective_weights) else self.effective_weights
-        return f"{self.backbone}-{w}-{r.name}-s{self.seed}-{stable_hash(self.to_dict(), 8)}"
+        f = f'-f{self.data.fold}' if self.data.split == 'kfold' else ''
+        return f"{self.backbone}-{w}-{r.name}-s{self.seed}{f}-{stable_hash(_id_dict(self.to_dict()), 8)}"
+
+_UNSET_IF_NONE = ('patients', 'patient_pattern', 'reference', 'reference_patients')
+
+def _id_data(d:dict|None)->dict|None:
+    "A data section without the options that do not change it (folds outside k-fold, absent patient sources): ids of older runs stay valid"
+    if d is None: return None
+    return {k: v for k, v in d.items() if not (k in ('n_folds', 'fold') and d.get('split') != 'kfold') and not (k in _UNSET_IF_NONE and v is None)}
+
+def _id_dict(d:dict)->dict: return dict(d, data=_id_data(d['data']), intermediate=_id_data(d['intermediate']))
 
 # %% ../nbs/04b_train.ipynb #14af9949
 @dataclass
@@ -120,22 +134,20 @@ class PreparedData:
     summary: dict          # counts and audit numbers recorded in config.yaml
 
 def prepare_data(dc:DataConfig, cache_dir=None, progress:bool=False)->PreparedData:
-    "Scan, audit, split and cache the images of `dc`"
-    cat = scan(*dc.roots, aliases=dc.aliases, progress=progress, verbose=False)
-    if not len(usable(cat)): raise RadtlError(f'no usable labelled images under {dc.roots}')
-    a = audit(cat, cache_dir=cache_dir, progress=progress)
-    sp = make_splits(a.images, dc.split, dc.clean_test, dc.val, dc.test, dc.split_seed)
-    cache = build_cache(a.images, dc.image_size, dc.resize, cache_dir=cache_dir, progress=progress)
+    "Split the images of `dc` (`radtl.splits.split_data`: scan, patients, audit, policy) and cache them"
+    ds = split_data(**split_args(dc), cache_dir=cache_dir, progress=progress)
+    sp, s = ds.images, ds.audit.summary
+    cache = build_cache(ds.audit.images, dc.image_size, dc.resize, cache_dir=cache_dir, progress=progress)
     row = pd.Series(np.arange(len(cache)), index=pd.Index(cache.paths))
     rows = lambda mask: row[sp.path[mask]].to_numpy()
-    train = sp[sp.subset == 'train']
-    if dc.fraction < 1: train = train.loc[nested_fractions(train, (dc.fraction,), dc.split_seed)[dc.fraction]]
-    subsets = dict(train=row[train.path].to_numpy(), val=rows(sp.subset == 'val'), test=rows(sp.subset == 'test'),
+    subsets = dict(train=rows(sp.subset == 'train'), val=rows(sp.subset == 'val'), test=rows(sp.subset == 'test'),
                    leaked=rows((sp.subset == 'excluded') & (sp.split == 'test')))
-    used = sp[sp.path.isin(train.path) | sp.subset.isin(['val', 'test'])]
-    data_hash = stable_hash(sorted(zip(used.md5, used.label, used.subset.where(~used.path.isin(train.path), 'train'))))
-    summary = dict(n={k: int(len(v)) for k, v in subsets.items()}, leaking_groups=leaking_groups(sp),
-                   test_leaks_official=a.summary['test_leaks'], duplicate_groups=a.summary['duplicate_groups'], cache_key=cache.key)
+    used = sp[sp.subset.isin(['train', 'val', 'test'])]
+    data_hash = stable_hash(sorted(zip(used.md5, used.label, used.subset)))
+    summary = dict(n={k: int(len(v)) for k, v in subsets.items()}, leaking_groups=leaking_groups(sp), leaking_patients=leaking_patients(sp),
+                   patient_leaks=patient_leaks(sp), test_leaks_official=s['test_leaks'], patient_test_leaks_official=s['patient_test_leaks'],
+                   duplicate_groups=s['duplicate_groups'], groups=ds.groups, cache_key=cache.key)
+    if dc.split == 'kfold': summary['fold'] = dict(fold=dc.fold, n_folds=dc.n_folds)
     return PreparedData(cache, subsets, cache.classes, data_hash, summary)
 
 # %% ../nbs/04b_train.ipynb #2af92b24
