@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import h5py, imagehash
 from PIL import Image, ImageOps
+from scipy.fft import dct
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
@@ -21,9 +22,9 @@ from .data import usable, error_counts, _open_checked, _to_8bit, is_dicom, read_
 
 # %% auto #0
 __all__ = ['THUMB', 'DEFAULT_THRESHOLD', 'DEFAULT_MIN_CORR', 'SHORTCUT_PROPERTIES', 'FIGSHARE_LABELS', 'DEFAULT_LINK_CORR',
-           'LINK_COLUMNS', 'hamming', 'image_fingerprints', 'duplicate_pairs', 'group_ids', 'union_groups',
-           'loo_accuracy', 'shortcuts', 'read_figshare_mat', 'load_reference', 'link_candidates', 'best_links',
-           'link_reference', 'Audit', 'audit', 'format_audit']
+           'LINK_COLUMNS', 'phash_bits', 'hamming', 'image_fingerprints', 'duplicate_pairs', 'group_ids',
+           'union_groups', 'loo_accuracy', 'shortcuts', 'read_figshare_mat', 'load_reference', 'link_candidates',
+           'best_links', 'link_reference', 'Audit', 'audit', 'format_audit']
 
 # %% ../nbs/01b_audit.ipynb #28f40513
 THUMB = 32  # side of the grey thumbnail kept per image for verifying hash matches
@@ -36,11 +37,20 @@ def _grey(path)->Image.Image:
     if im.format == 'JPEG': im.draft('L', (4 * THUMB, 4 * THUMB))
     return _to_8bit(ImageOps.exif_transpose(im)).convert('L')
 
+def _renderings(path, hash_size:int=8)->tuple:
+    "The two small grey renderings of the image at `path` the audit keeps: Lanczos (to hash, as imagehash does) and bilinear (the thumbnail)"
+    im = _grey(path)
+    return np.asarray(im.resize((4 * hash_size,) * 2, Image.LANCZOS)), np.asarray(im.resize((THUMB, THUMB), Image.BILINEAR))
+
+def phash_bits(pixels:np.ndarray, hash_size:int=8)->np.ndarray:
+    "`imagehash.phash` of a batch of (N, 4·hash_size, 4·hash_size) grey arrays, as uint64: the lowest DCT frequencies above their median"
+    d = dct(dct(pixels.astype(np.float64), axis=1), axis=2)[:, :hash_size, :hash_size].reshape(len(pixels), -1)
+    return np.packbits(d > np.median(d, axis=1, keepdims=True), axis=1).view('>u8').ravel().astype(np.uint64)
+
 def _fingerprint(path, hash_size:int=8)->tuple:
     "Perceptual hash of the image at `path`, of its mirror (unsigned 64-bit ints), and a grey thumbnail"
-    im = _grey(path)
-    h = lambda x: int(str(imagehash.phash(x, hash_size=hash_size)), 16)
-    return h(im), h(ImageOps.mirror(im)), np.asarray(im.resize((THUMB, THUMB), Image.BILINEAR))
+    px, thumb = _renderings(path, hash_size)
+    return int(phash_bits(px[None], hash_size)[0]), int(phash_bits(px[None, :, ::-1], hash_size)[0]), thumb
 
 def hamming(a:np.ndarray, b:np.ndarray)->np.ndarray:
     "Bitwise Hamming distance between arrays of uint64 hashes (broadcasting)"
@@ -67,8 +77,11 @@ def image_fingerprints(cat:pd.DataFrame, # catalog from `scan`
     known = _load_fingerprints(cpath)
     todo = u[~u.md5.isin(known)].drop_duplicates('md5')
     with ThreadPoolExecutor(workers or min(16, 2 * (os.cpu_count() or 1))) as pool:
-        res = list(tqdm(pool.map(lambda p: _fingerprint(p, hash_size), todo.path), total=len(todo), desc='hash', unit='img', disable=not progress))
-    known.update({m: (np.array(r[:2], np.uint64), r[2]) for m, r in zip(todo.md5, res)})
+        res = list(tqdm(pool.map(lambda p: _renderings(p, hash_size), todo.path), total=len(todo), desc='hash', unit='img', disable=not progress))
+    if res:
+        px = np.stack([r[0] for r in res])
+        hs = np.stack([phash_bits(px, hash_size), phash_bits(px[:, :, ::-1], hash_size)], 1)   # the mirror's hash: of the mirrored rendering
+        known.update({m: (h, r[1]) for m, h, r in zip(todo.md5, hs, res)})
     if len(todo): _save_fingerprints(cpath, known)
     return np.array([known[m][0] for m in u.md5], np.uint64).reshape(-1, 2), np.stack([known[m][1] for m in u.md5]) if len(u) else np.zeros((0, THUMB, THUMB), np.uint8)
 
@@ -175,26 +188,27 @@ def _mat_rows(root:Path)->list:
         rows.append(row)
     return rows
 
-def _table_labels(ref:pd.DataFrame, t:pd.DataFrame, root:Path)->pd.Series:
+def _table_labels(ref:pd.DataFrame, t:pd.DataFrame, roots:list)->pd.Series:
     "Label of the reference files the table `t` names, by catalog index"
-    idx = match_files(ref, t.file, [root])
+    idx = match_files(ref, t.file, roots)
     lab = pd.Series(t.label.map(normalise_label).to_numpy()[idx.notna().to_numpy()], index=idx.dropna().astype(int).to_numpy())
     return lab[~lab.index.duplicated()]
 
-def load_reference(root, # a folder of figshare .mat files, or of images
-                   patients=None, # patient table (CSV) of the images: required for a folder of images
+def load_reference(root, # a folder (or a list of folders) of figshare .mat files, or of images
+                   patients=None, # patient table (CSV) of the images: required for folders of images
                    progress:bool=False)->pd.DataFrame:
     "The reference set at `root` as a catalog whose `patient` (and `label`, from the table when it has one) an image linked to it inherits"
-    root = Path(root).expanduser()
-    if not root.is_dir(): raise RadtlError(f'reference {root} is not a folder')
-    if next(root.rglob('*.mat'), None) is not None: ref = pd.DataFrame(_mat_rows(root))
+    roots = [Path(r).expanduser() for r in ([root] if isinstance(root, (str, Path)) else root)]
+    for r in roots:
+        if not r.is_dir(): raise RadtlError(f'reference {r} is not a folder')
+    if any(next(r.rglob('*.mat'), None) is not None for r in roots): ref = pd.DataFrame([row for r in roots for row in _mat_rows(r)])
     else:
-        if patients is None: raise RadtlError(f'reference {root} holds images, not figshare .mat files: give its patient table too (--reference-patients CSV)')
-        ref = scan(root, progress=progress, verbose=False); t = read_patient_table(patients)
-        ref['patient'] = patients_from_table(ref, t, [root])[0]
-        if 'label' in t: lab = _table_labels(ref, t, root); ref.loc[lab.index, 'label'] = lab
+        if patients is None: raise RadtlError(f'reference {", ".join(map(str, roots))} holds images, not figshare .mat files: give its patient table too (--reference-patients CSV)')
+        ref = scan(*roots, progress=progress, verbose=False); t = read_patient_table(patients)
+        ref['patient'] = patients_from_table(ref, t, roots)[0]
+        if 'label' in t: lab = _table_labels(ref, t, roots); ref.loc[lab.index, 'label'] = lab
     ref = ref[ref.error.isna() & ref.patient.notna()]
-    if not len(ref): raise RadtlError(f'reference {root}: no readable image with a patient ID' + ('' if patients is None else f' in {patients}'))
+    if not len(ref): raise RadtlError(f'reference {", ".join(map(str, roots))}: no readable image with a patient ID' + ('' if patients is None else f' in {patients}'))
     return ref.reset_index(drop=True)
 
 # %% ../nbs/01b_audit.ipynb #b609a49f
@@ -333,6 +347,11 @@ def _link_summary(u:pd.DataFrame, ref:pd.DataFrame, where, threshold:int, min_co
                 label_conflict_examples=conflict[['path', 'label', 'ref_path', 'ref_label', 'link_corr']].head(20).to_dict('records'))
 
 # %% ../nbs/01b_audit.ipynb #b8e9d2cf
+def _where(reference)->str:
+    "How a reference shows in the summary: its folder(s)"
+    if isinstance(reference, pd.DataFrame): return 'catalog'
+    return str(reference) if isinstance(reference, (str, Path)) else ', '.join(map(str, reference))
+
 def _inherit(u:pd.DataFrame, links:pd.DataFrame)->pd.DataFrame:
     "`u` with the link columns, and the linked reference image's patient where `u` knows none"
     u = u.join(links)
@@ -345,7 +364,7 @@ def audit(cat:pd.DataFrame, # catalog from `scan` (with `patient` from DICOM or 
           min_corr:float=DEFAULT_MIN_CORR, # min correlation of the 32x32 thumbnails to confirm a hash match
           cache_dir=None, # hash cache folder
           progress:bool=True, workers:int|None=None,
-          reference=None, # a reference set that carries patients (folder, or `load_reference` catalog): images linked to it inherit them
+          reference=None, # a reference set that carries patients (folder or folders, or a `load_reference` catalog): images linked to it inherit them
           reference_patients=None, # patient table of a reference folder of images
           link_min_corr:float=DEFAULT_LINK_CORR, # min thumbnail correlation of a link to the reference
          )->Audit:
@@ -366,7 +385,7 @@ def audit(cat:pd.DataFrame, # catalog from `scan` (with `patient` from DICOM or 
     u['group'] = union_groups(pairs, u.patient)
     u = _group_flags(u)
     s = _summary(cat, u, pairs, threshold, min_corr)
-    if links is not None: s['link'] = _link_summary(u, ref, reference if not isinstance(reference, pd.DataFrame) else 'catalog', threshold, link_min_corr)
+    if links is not None: s['link'] = _link_summary(u, ref, _where(reference), threshold, link_min_corr)
     return Audit(u, _pairs_table(u, pairs), s, threshold, min_corr, links)
 
 # %% ../nbs/01b_audit.ipynb #a57c45e1

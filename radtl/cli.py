@@ -69,7 +69,7 @@ _FOLD_FLAGS = ('n_folds', 'fold')
 def _patient_args(p):
     p.add_argument('--patients', metavar='CSV', help='patient table: a file column (file/path/filename/image/index) and a patient column (patient/patient_id/pid/subject)')
     p.add_argument('--patient-pattern', metavar='REGEX', help='regex with a named group (?P<patient>...) finding the patient in each path relative to its root')
-    p.add_argument('--reference', metavar='DIR', help='reference set carrying patients (figshare .mat files, or images with --reference-patients): linked images inherit them')
+    p.add_argument('--reference', metavar='DIR', action='append', help='reference folder carrying patients (figshare .mat files, or images with --reference-patients), repeatable: linked images inherit them')
     p.add_argument('--reference-patients', metavar='CSV', help='patient table of a --reference folder of images (e.g. figshare-pid.csv: index, patient, label)')
 
 def _fold_args(p):
@@ -82,7 +82,7 @@ def _given(args, keys)->dict:
 
 def _check_patient_flags(args):
     "Refuse a reference or a table that is not there, naming the flag"
-    _require_folders(reference=[args.reference] if args.reference else None)
+    _require_folders(reference=args.reference)
     for flag in ('patients', 'reference_patients'):
         f = getattr(args, flag)
         if f is not None and not Path(f).is_file(): raise RadtlError(f"--{flag.replace('_', '-')} {f}: no such file")

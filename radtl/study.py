@@ -60,7 +60,7 @@ def _data_section(d, where:str, base:Path|None)->dict:
     d = dict(_check_keys(d, _data_keys(), where))
     if not d.get('roots'): raise RadtlError(f'{where}.roots: give at least one image folder')
     d['roots'] = [_resolve(r, base) for r in _as_list(d['roots'])]
-    d.update({k: _resolve(d[k], base) for k in _DATA_PATHS if d.get(k) is not None})
+    d.update({k: _resolve(d[k], base) if isinstance(d[k], (str, Path)) else [_resolve(r, base) for r in d[k]] for k in _DATA_PATHS if d.get(k) is not None})
     d['folds'] = _folds(d, where)
     fr = d.pop('fractions', None)
     fr = [1.0] if fr is None else _as_list(fr)

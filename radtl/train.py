@@ -50,7 +50,7 @@ class DataConfig:
     fold: int = 0                     # with split='kfold': the fold tested on (a study runs every fold)
     patients: str|None = None         # patient table (CSV with a file and a patient column; radtl.data.read_patient_table)
     patient_pattern: str|None = None  # regex whose named group (?P<patient>...) finds the patient in each path relative to its root
-    reference: str|None = None        # reference set carrying patients, inherited by linked images: a folder of figshare .mat files, or of images
+    reference: str|list|None = None   # reference set carrying patients, inherited by linked images: folder(s) of figshare .mat files, or of images
     reference_patients: str|None = None   # the patient table (CSV) of a reference folder of images
 
     def __post_init__(self):
