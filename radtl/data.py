@@ -204,7 +204,7 @@ def _inspect_dicom(path, row:dict, max_pixels:int)->tuple:
     return im.width, im.height, is_grey(im)
 
 def _jpeg_size_grey(im:Image.Image)->tuple:
-    "Upright size and greyness of an open JPEG, decoding all of it at 1/8 scale in the DCT domain (a truncated file still fails), 3× faster than in full"
+    "Upright size and greyness of an open JPEG, decoding all of it at 1/8 scale in the DCT domain (a truncated file still fails), far cheaper than in full"
     w, h = im.size
     if im.getexif().get(0x0112, 1) in (5, 6, 7, 8): w, h = h, w   # EXIF orientations that turn the picture by 90°
     im.draft(im.mode if im.mode in ('L', 'RGB') else None, (64, 64))
