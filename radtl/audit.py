@@ -390,17 +390,19 @@ def audit(cat:pd.DataFrame, # catalog from `scan` (with `patient` from DICOM or 
 
 # %% ../nbs/01b_audit.ipynb #a57c45e1
 def _patient_lines(s:dict)->list:
-    if not s.get('n_patients'): return ['patients: none known (no DICOM PatientID, table, pattern or reference): groups are image duplicates only']
+    lines = _link_lines(s)
+    if not s.get('n_patients'): return lines + ['patients: none known (no DICOM PatientID, table, pattern or linked reference image): groups are image duplicates only']
     src = ', '.join(f'{k} {v}' for k, v in s['patient_sources'].items())
-    lines = [f"patients: {s['n_patients']} on {s['images_with_patient']} of {s['n_usable']} images ({src}); a split keeps {s['groups']} groups apart (duplicates ∪ patients)",
+    return lines + [f"patients: {s['n_patients']} on {s['images_with_patient']} of {s['n_usable']} images ({src}); a split keeps {s['groups']} groups apart (duplicates ∪ patients)",
              f"patient-level test leakage: {s['patient_test_leaks']} of {s['n_test']} official test images ({s['n_test_with_patient']} with a patient) have their patient in training "
              f"({s['patient_test_leak_patients']} of {s['test_patients']} test patients)" + (f" — by class: {s['patient_test_leaks_by_class']}; by source: {s['patient_test_leaks_by_source']}" if s['patient_test_leaks'] else '')]
-    if 'link' in s:
-        k = s['link']
-        cov = ', '.join(f'{c} {a}/{b}' for c, (a, b) in k['linked_by_class'].items())
-        lines.append(f"reference {k['reference']} ({k['n_reference']} images, {k['reference_patients']} patients): {k['linked']} of {k['n_images']} images linked "
-                     f"(corr ≥ {k['min_corr']}; {cov}; kinds {k['linked_by_kind'] or 'none'}), {k['ambiguous']} ambiguous, {k['label_conflicts']} label conflicts")
-    return lines
+
+def _link_lines(s:dict)->list:
+    if 'link' not in s: return []
+    k = s['link']
+    cov = ', '.join(f'{c} {a}/{b}' for c, (a, b) in k['linked_by_class'].items())
+    return [f"reference {k['reference']} ({k['n_reference']} images, {k['reference_patients']} patients): {k['linked']} of {k['n_images']} images linked "
+            f"(corr ≥ {k['min_corr']}; {cov}; kinds {k['linked_by_kind'] or 'none'}), {k['ambiguous']} ambiguous, {k['label_conflicts']} label conflicts"]
 
 def format_audit(a:Audit)->str:
     "A readable report of an `Audit`"
