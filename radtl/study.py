@@ -282,7 +282,7 @@ def write_audit(study:Study, cache_dir=None, progress:bool=False)->Path:
     from radtl.splits import split_data, SPLIT_FIELDS
     args = {k: v for k, v in study.data.items() if k in SPLIT_FIELDS and k not in ('fraction', 'fold')}
     ds = split_data(**args, cache_dir=cache_dir, progress=progress)
-    write_json_atomic(path, dict(ds.audit.summary, roots=study.data['roots'], groups=ds.groups))
+    write_json_atomic(path, dict(ds.audit.summary, roots=study.data['roots'], group_record=ds.groups))
     return path
 
 # %% ../nbs/07_study.ipynb #6de2fdb3
