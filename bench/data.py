@@ -2,7 +2,9 @@
 
 Measures scan + audit time (cold hash cache), cache build time (cold), the process's peak RSS,
 and batch throughput from the cache against `keras.utils.image_dataset_from_directory` on the same
-files. Usage: python bench/data.py [ROOT] [--size 224] [--json]
+files. With --reference (and --reference-patients), first the linking step: scan + audit + link of ROOT
+to the reference set (its patients inherited), cold caches; --link-only stops there.
+Usage: python bench/data.py [ROOT] [--size 224] [--json] [--reference DIR ... --reference-patients CSV [--link-only]]
 """
 import argparse, json, os, resource, sys, tempfile, time
 from pathlib import Path
@@ -35,12 +37,17 @@ def main(argv=None):
     p.add_argument('--size', type=int, default=224)
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--json', action='store_true', help='print one JSON object')
+    p.add_argument('--reference', nargs='+', help='reference folder(s) carrying patients: time the linking step first')
+    p.add_argument('--reference-patients', help='patient table of the reference images')
+    p.add_argument('--link-only', action='store_true', help='only the linking step')
     a = p.parse_args(argv)
     if not Path(a.root).is_dir(): sys.exit(f'bench/data.py: no data at {a.root}')
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     from radtl.data import scan, usable
     from radtl.audit import audit
     from radtl.cache import build_cache
+    link = linking_step(a.root, a.reference, a.reference_patients) if a.reference else {}
+    if a.link_only: return report(link, a.json)
     cache_dir = tempfile.mkdtemp(prefix='radtl-bench-')
     t0 = time.perf_counter()
     cat = scan(a.root, progress=False, verbose=False)
@@ -55,8 +62,24 @@ def main(argv=None):
     res = dict(scan_audit_s=round(t1 - t0, 2), cache_build_s=round(t2 - t1, 2), peak_rss_mb=round(peak_rss_mb(), 1), data_path_peak_rss_mb=round(data_rss, 1),
                cache_images_per_s=round(ours, 1), keras_dataset_images_per_s=round(theirs, 1),
                n_images=len(cat), test_leaks=au.summary['test_leaks'], cache_shape=list(cache.images.shape),
-               speedup=round(ours / theirs, 1))
-    if a.json: print(json.dumps(res))
+               speedup=round(ours / theirs, 1), **link)
+    report(res, a.json)
+
+def linking_step(root, reference, reference_patients)->dict:
+    "Seconds to scan `root`, load the reference, and audit + link (fresh cache folder), and what it found"
+    from radtl.data import scan
+    from radtl.audit import audit, load_reference
+    cache_dir = tempfile.mkdtemp(prefix='radtl-bench-link-')
+    t0 = time.perf_counter(); cat = scan(root, progress=False, verbose=False)
+    t1 = time.perf_counter(); ref = load_reference(reference, reference_patients)
+    t2 = time.perf_counter(); au = audit(cat, cache_dir=cache_dir, progress=False, reference=ref)
+    t3 = time.perf_counter(); s = au.summary
+    return dict(scan_audit_link_s=round(t3 - t0, 2), link_scan_s=round(t1 - t0, 2), link_reference_s=round(t2 - t1, 2), link_audit_s=round(t3 - t2, 2),
+                link_n_images=len(cat), link_n_reference=len(ref), linked=s['link']['linked'], patient_test_leaks=s['patient_test_leaks'],
+                link_peak_rss_mb=round(peak_rss_mb(), 1), cpus=os.cpu_count(), load_avg_1min=round(os.getloadavg()[0], 2))
+
+def report(res:dict, as_json:bool):
+    if as_json: print(json.dumps(res))
     else:
         for k, v in res.items(): print(f'{k:28s} {v}')
 

@@ -11,28 +11,46 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
-import imagehash
+import h5py, imagehash
 from PIL import Image, ImageOps
+from scipy.fft import dct
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
-from .core import RadtlError, default_cache_dir, write_json_atomic, atomic_path
-from .data import usable, error_counts, _open_checked, _to_8bit
+from .core import RadtlError, default_cache_dir, write_json_atomic, atomic_path, file_md5
+from .data import usable, error_counts, error_kind, LABEL_KINDS, _open_checked, _to_8bit, is_dicom, read_image, scan, normalise_label, read_patient_table, patients_from_table, match_files
 
 # %% auto #0
-__all__ = ['THUMB', 'DEFAULT_THRESHOLD', 'DEFAULT_MIN_CORR', 'SHORTCUT_PROPERTIES', 'hamming', 'image_fingerprints',
-           'duplicate_pairs', 'group_ids', 'loo_accuracy', 'shortcuts', 'Audit', 'audit', 'format_audit']
+__all__ = ['THUMB', 'DEFAULT_THRESHOLD', 'DEFAULT_MIN_CORR', 'SHORTCUT_PROPERTIES', 'FIGSHARE_LABELS', 'DEFAULT_LINK_CORR',
+           'LINK_COLUMNS', 'phash_bits', 'hamming', 'image_fingerprints', 'duplicate_pairs', 'group_ids',
+           'union_groups', 'loo_accuracy', 'shortcuts', 'read_figshare_mat', 'load_reference', 'link_candidates',
+           'best_links', 'link_reference', 'Audit', 'audit', 'format_audit']
 
 # %% ../nbs/01b_audit.ipynb #28f40513
 THUMB = 32  # side of the grey thumbnail kept per image for verifying hash matches
 
-def _fingerprint(path, hash_size:int=8)->tuple:
-    "Perceptual hash of the image at `path`, of its mirror (unsigned 64-bit ints), and a grey thumbnail"
+def _grey(path)->Image.Image:
+    "The image at `path` as grey `L`, as cheaply as its format allows (JPEG: DCT-domain downscale)"
+    if str(path).lower().endswith('.mat'): return Image.fromarray(read_figshare_mat(path)['image'])
+    if is_dicom(path): return read_image(path).convert('L')
     im = _open_checked(path)
     if im.format == 'JPEG': im.draft('L', (4 * THUMB, 4 * THUMB))
-    im = _to_8bit(ImageOps.exif_transpose(im)).convert('L')
-    h = lambda x: int(str(imagehash.phash(x, hash_size=hash_size)), 16)
-    return h(im), h(ImageOps.mirror(im)), np.asarray(im.resize((THUMB, THUMB), Image.BILINEAR))
+    return _to_8bit(ImageOps.exif_transpose(im)).convert('L')
+
+def _renderings(path, hash_size:int=8)->tuple:
+    "The two small grey renderings of the image at `path` the audit keeps: Lanczos (to hash, as imagehash does) and bilinear (the thumbnail)"
+    im = _grey(path)
+    return np.asarray(im.resize((4 * hash_size,) * 2, Image.LANCZOS)), np.asarray(im.resize((THUMB, THUMB), Image.BILINEAR))
+
+def phash_bits(pixels:np.ndarray, hash_size:int=8)->np.ndarray:
+    "`imagehash.phash` of a batch of (N, 4·hash_size, 4·hash_size) grey arrays, as uint64: the lowest DCT frequencies above their median"
+    d = dct(dct(pixels.astype(np.float64), axis=1), axis=2)[:, :hash_size, :hash_size].reshape(len(pixels), -1)
+    return np.packbits(d > np.median(d, axis=1, keepdims=True), axis=1).view('>u8').ravel().astype(np.uint64)
+
+def _fingerprint(path, hash_size:int=8)->tuple:
+    "Perceptual hash of the image at `path`, of its mirror (unsigned 64-bit ints), and a grey thumbnail"
+    px, thumb = _renderings(path, hash_size)
+    return int(phash_bits(px[None], hash_size)[0]), int(phash_bits(px[None, :, ::-1], hash_size)[0]), thumb
 
 def hamming(a:np.ndarray, b:np.ndarray)->np.ndarray:
     "Bitwise Hamming distance between arrays of uint64 hashes (broadcasting)"
@@ -59,8 +77,11 @@ def image_fingerprints(cat:pd.DataFrame, # catalog from `scan`
     known = _load_fingerprints(cpath)
     todo = u[~u.md5.isin(known)].drop_duplicates('md5')
     with ThreadPoolExecutor(workers or min(16, 2 * (os.cpu_count() or 1))) as pool:
-        res = list(tqdm(pool.map(lambda p: _fingerprint(p, hash_size), todo.path), total=len(todo), desc='hash', unit='img', disable=not progress))
-    known.update({m: (np.array(r[:2], np.uint64), r[2]) for m, r in zip(todo.md5, res)})
+        res = list(tqdm(pool.map(lambda p: _renderings(p, hash_size), todo.path), total=len(todo), desc='hash', unit='img', disable=not progress))
+    if res:
+        px = np.stack([r[0] for r in res])
+        hs = np.stack([phash_bits(px, hash_size), phash_bits(px[:, :, ::-1], hash_size)], 1)   # the mirror's hash: of the mirrored rendering
+        known.update({m: (h, r[1]) for m, h, r in zip(todo.md5, hs, res)})
     if len(todo): _save_fingerprints(cpath, known)
     return np.array([known[m][0] for m in u.md5], np.uint64).reshape(-1, 2), np.stack([known[m][1] for m in u.md5]) if len(u) else np.zeros((0, THUMB, THUMB), np.uint8)
 
@@ -94,10 +115,21 @@ def duplicate_pairs(h:np.ndarray, hm:np.ndarray, thumbs:np.ndarray, md5:np.ndarr
         out.append(pd.DataFrame({'i': i, 'j': j, 'kind': kind, 'distance': np.minimum(d, dm), 'corr': corr.round(4)})[keep])
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=['i', 'j', 'kind', 'distance', 'corr'])
 
+# %% ../nbs/01b_audit.ipynb #dbfb211d
 def group_ids(n:int, pairs:pd.DataFrame)->np.ndarray:
     "Connected-component id of each of `n` items linked by `pairs` (i, j)"
     g = coo_matrix((np.ones(len(pairs)), (pairs.i.astype(int), pairs.j.astype(int))), shape=(n, n))
     return connected_components(g, directed=False)[1]
+
+def union_groups(pairs:pd.DataFrame, # duplicate pairs (i, j) of `n` images
+                 patients, # patient of each image (None/NaN: unknown)
+                )->np.ndarray:
+    "Group of each image: connected components of duplicate `pairs` and of shared `patients` (a node per patient)"
+    p = pd.Series(list(patients), dtype=object); n = len(p)
+    known = p.dropna(); known = known[known.astype(str) != '']
+    node = n + pd.factorize(known.astype(str))[0]
+    edges = pd.concat([pairs[['i', 'j']].astype(int), pd.DataFrame({'i': known.index.to_numpy(), 'j': node})], ignore_index=True)
+    return group_ids(n + (node.max() - n + 1 if len(node) else 0), edges)[:n]
 
 # %% ../nbs/01b_audit.ipynb #f1f8bd25
 def loo_accuracy(values:pd.Series, labels:pd.Series)->float:
@@ -131,19 +163,126 @@ def _dominant_values(d, prop, k:int=3)->dict:
     "The `k` most common values of `prop` in each class, with their share"
     return {c: {str(v): round(float(s), 2) for v, s in g[prop].astype(str).value_counts(normalize=True).head(k).items()} for c, g in d.groupby('label')}
 
+# %% ../nbs/01b_audit.ipynb #bbe1378c
+FIGSHARE_LABELS = {1: 'meningioma', 2: 'glioma', 3: 'pituitary'}  # `cjdata.label` of the figshare set (Cheng et al.)
+
+def read_figshare_mat(path)->dict:
+    "One slice of the figshare brain-tumour set (MATLAB v7.3 = HDF5, struct `cjdata`): uint8 `image`, `label`, `patient`"
+    try:
+        with h5py.File(path, 'r') as f:
+            cj = f['cjdata']
+            a = np.asarray(cj['image'], np.float64).T          # MATLAB stores column-major: h5py sees the transpose
+            pid = ''.join(map(chr, np.asarray(cj['PID']).ravel())).strip('\x00 ')
+            label = int(np.asarray(cj['label']).ravel()[0])
+    except (OSError, KeyError) as e: raise RadtlError(f'{path}: not a figshare .mat file (MATLAB v7.3 with struct cjdata: image, label, PID): {e}')
+    a = (a - a.min()) * (255 / max(a.max() - a.min(), 1e-12))
+    return dict(image=a.round().astype(np.uint8), label=FIGSHARE_LABELS.get(label, str(label)), patient=pid or None)
+
+# %% ../nbs/01b_audit.ipynb #4ba22565
+def _mat_rows(root:Path)->list:
+    rows = []
+    for p in sorted(root.rglob('*.mat')):
+        row = dict(path=str(p), source=root.name, split='', label=None, format='MAT', bytes=p.stat().st_size, md5=file_md5(p), error=None, patient=None)
+        try: m = read_figshare_mat(p); row.update(label=m['label'], patient=m['patient'], width=m['image'].shape[1], height=m['image'].shape[0])
+        except RadtlError as e: row['error'] = f'unreadable: {e}'
+        rows.append(row)
+    return rows
+
+def _table_labels(ref:pd.DataFrame, t:pd.DataFrame, roots:list)->pd.Series:
+    "Label of the reference files the table `t` names, by catalog index"
+    idx = match_files(ref, t.file, roots)
+    lab = pd.Series(t.label.map(normalise_label).to_numpy()[idx.notna().to_numpy()], index=idx.dropna().astype(int).to_numpy())
+    return lab[~lab.index.duplicated()]
+
+def load_reference(root, # a folder (or a list of folders) of figshare .mat files, or of images
+                   patients=None, # patient table (CSV) of the images: required for folders of images
+                   progress:bool=False)->pd.DataFrame:
+    "The reference set at `root` as a catalog whose `patient` (and `label`, from the table when it has one) an image linked to it inherits"
+    roots = [Path(r).expanduser() for r in ([root] if isinstance(root, (str, Path)) else root)]
+    for r in roots:
+        if not r.is_dir(): raise RadtlError(f'reference {r} is not a folder')
+    if any(next(r.rglob('*.mat'), None) is not None for r in roots): ref = pd.DataFrame([row for r in roots for row in _mat_rows(r)])
+    else:
+        if patients is None: raise RadtlError(f'reference {", ".join(map(str, roots))} holds images, not figshare .mat files: give its patient table too (--reference-patients CSV)')
+        ref = scan(*roots, progress=progress, verbose=False); t = read_patient_table(patients)
+        ref['patient'] = patients_from_table(ref, t, roots)[0]
+        if 'label' in t: lab = _table_labels(ref, t, roots); ref.loc[lab.index, 'label'] = lab
+    placed = ref.error.map(error_kind, na_action='ignore').isin(LABEL_KINDS)   # a reference needs no class folders
+    ref.loc[placed, 'error'] = None
+    ref = ref[ref.error.isna() & ref.patient.notna()]
+    if not len(ref): raise RadtlError(f'reference {", ".join(map(str, roots))}: no readable image with a patient ID' + ('' if patients is None else f' in {patients}'))
+    return ref.reset_index(drop=True)
+
+# %% ../nbs/01b_audit.ipynb #b609a49f
+DEFAULT_LINK_CORR = 0.995   # thumbnail correlation a link needs; the evidence is in the next section
+
+def _cross_candidates(h, ref_h, ref_hm, threshold, block):
+    "Pairs (image i, reference r) whose hash is within `threshold` bits of r's hash or of its mirror's"
+    for s in range(0, len(h), block):
+        d, dm = hamming(h[s:s + block, None], ref_h[None]), hamming(h[s:s + block, None], ref_hm[None])
+        i, r = np.nonzero(np.minimum(d, dm) <= threshold)
+        yield i + s, r, d[i, r], dm[i, r]
+
+def link_candidates(h:np.ndarray, thumbs:np.ndarray, md5:np.ndarray, # the images: hashes (N,2), thumbnails, MD5s
+                    ref_h:np.ndarray, ref_thumbs:np.ndarray, ref_md5:np.ndarray, # the same of the reference
+                    threshold:int=DEFAULT_THRESHOLD, block:int=2048)->pd.DataFrame:
+    "Every (image `i`, reference `r`) hash match, with the better of the direct and the mirrored thumbnail `corr` and its `kind`"
+    t, tr, trm = _unit_rows(thumbs), _unit_rows(ref_thumbs), _unit_rows(ref_thumbs[:, :, ::-1])
+    out = [pd.DataFrame(columns=['i', 'r', 'kind', 'distance', 'corr'])]
+    for i, r, d, dm in _cross_candidates(h[:, 0], ref_h[:, 0], ref_h[:, 1], threshold, block):
+        c, cm = (t[i] * tr[r]).sum(1), (t[i] * trm[r]).sum(1)
+        mirror = cm > c
+        kind = np.where(md5[i] == ref_md5[r], 'exact', np.where(mirror, 'mirror', 'near'))
+        out.append(pd.DataFrame({'i': i, 'r': r, 'kind': kind, 'distance': np.where(mirror, dm, d), 'corr': np.maximum(c, cm).round(5)}))
+    return pd.concat(out, ignore_index=True).astype({'i': int, 'r': int, 'distance': int, 'corr': float})
+
+# %% ../nbs/01b_audit.ipynb #dc4ed041
+LINK_COLUMNS = ['ref_path', 'ref_patient', 'ref_label', 'link_kind', 'link_distance', 'link_corr', 'link_ambiguous']
+
+def best_links(cand:pd.DataFrame, ref:pd.DataFrame, n:int, min_corr:float=DEFAULT_LINK_CORR)->pd.DataFrame:
+    "Per image (of `n`): its best accepted reference match, and whether another patient's image also passed (`link_ambiguous`)"
+    ok = cand[(cand.kind == 'exact') | (cand['corr'] >= min_corr)].assign(patient=lambda d: ref.patient.to_numpy()[d.r.to_numpy()])
+    ok = ok.sort_values(['i', 'corr'], ascending=[True, False])
+    best = ok.drop_duplicates('i').set_index('i')
+    out = pd.DataFrame(index=pd.RangeIndex(n), columns=LINK_COLUMNS)
+    out.loc[best.index, 'ref_path'] = ref.path.to_numpy()[best.r]
+    out.loc[best.index, 'ref_patient'] = best.patient
+    out.loc[best.index, 'ref_label'] = ref.label.to_numpy()[best.r]
+    out.loc[best.index, 'link_kind'], out.loc[best.index, 'link_distance'], out.loc[best.index, 'link_corr'] = best.kind, best.distance, best['corr']
+    out['link_ambiguous'] = out.index.isin(ok.groupby('i').patient.nunique().pipe(lambda s: s[s > 1].index))
+    return out
+
+def link_reference(images:pd.DataFrame, # usable images (a catalog's rows)
+                   reference, # a `load_reference` catalog, or its folder
+                   reference_patients=None, # the patient table of a folder of images
+                   threshold:int=DEFAULT_THRESHOLD, # max hash distance (bits of 64) of a candidate, direct or mirrored
+                   min_corr:float=DEFAULT_LINK_CORR, # min thumbnail correlation of an accepted link
+                   cache_dir=None, progress:bool=False, workers:int|None=None)->pd.DataFrame:
+    "The reference image each of `images` is a copy of (re-encoded, rescaled or mirrored), with the patient it inherits; one row per image"
+    ref = reference if isinstance(reference, pd.DataFrame) else load_reference(reference, reference_patients, progress)
+    h, t = image_fingerprints(images, cache_dir=cache_dir, progress=progress, workers=workers)
+    rh, rt = image_fingerprints(ref, cache_dir=cache_dir, progress=progress, workers=workers)
+    cand = link_candidates(h, t, images.md5.to_numpy(), rh, rt, ref.md5.to_numpy(), threshold)
+    return best_links(cand, ref, len(images), min_corr).set_axis(images.index)
+
 # %% ../nbs/01b_audit.ipynb #f0251003
 @dataclass
 class Audit:
-    "What `audit` found: images with their duplicate `group`, the duplicate `pairs`, and a `summary`"
+    "What `audit` found: images with their `dup_group` and `group` (duplicates ∪ patients), the duplicate `pairs`, `links` to a reference, and a `summary`"
     images: pd.DataFrame
     pairs: pd.DataFrame
     summary: dict
     threshold: int = DEFAULT_THRESHOLD
     min_corr: float = DEFAULT_MIN_CORR
+    links: pd.DataFrame|None = None   # per image, its link to the reference set (when one was given)
 
     def leaked(self)->pd.DataFrame:
         "Official test images that have a copy in a training or validation split"
         return self.images[self.images.test_leak]
+
+    def patient_leaked(self)->pd.DataFrame:
+        "Official test images whose patient has an image in a training or validation split"
+        return self.images[self.images.patient_test_leak]
 
     def to_json(self, path=None)->str:
         "The summary as JSON, written atomically to `path` when given"
@@ -158,20 +297,24 @@ def _pairs_table(u:pd.DataFrame, pairs:pd.DataFrame)->pd.DataFrame:
     return pd.concat([a[cols].add_suffix('_a'), b[cols].add_suffix('_b'), pairs[['kind', 'distance', 'corr']].reset_index(drop=True)], axis=1)
 
 def _group_flags(u:pd.DataFrame)->pd.DataFrame:
-    "Per image: group size, copy in same split, copy in another source, test leak, label conflict"
-    g = u.groupby('group')
+    "Per image: duplicate group size, copy in same split, copy in another source, test leak (image and patient), label conflict"
+    g = u.groupby('dup_group')
     in_train = u.split.isin(['train', 'val'])
+    train_patients = set(u.patient[in_train & u.patient.notna()])
     return u.assign(group_size=g.path.transform('size'),
-                    dup_in_split=u.groupby(['group', 'split']).path.transform('size') > 1,
+                    dup_in_split=u.groupby(['dup_group', 'split']).path.transform('size') > 1,
                     cross_source=g.source.transform('nunique') > 1,
-                    test_leak=(u.split == 'test') & in_train.groupby(u.group).transform('any'),
+                    test_leak=(u.split == 'test') & in_train.groupby(u.dup_group).transform('any'),
+                    patient_test_leak=(u.split == 'test') & u.patient.notna() & u.patient.isin(train_patients),
                     label_conflict=g.label.transform('nunique') > 1)
 
 # %% ../nbs/01b_audit.ipynb #d60fac0e
+def _counts(s:pd.Series)->dict: return {str(k): int(v) for k, v in s.value_counts().sort_index().items()}
+
 def _summary(cat, u, pairs, threshold, min_corr)->dict:
     leaks = u[u.test_leak]
-    dup_groups = u[u.group_size > 1].group.nunique()
-    conflicts = u[u.label_conflict].groupby('group').label.agg(lambda s: sorted(set(s)))
+    dup_groups = u[u.group_size > 1].dup_group.nunique()
+    conflicts = u[u.label_conflict].groupby('dup_group').label.agg(lambda s: sorted(set(s)))
     return dict(
         n_images=int(len(cat)), n_usable=int(len(u)), n_errors=int(cat.error.notna().sum()), errors=error_counts(cat),
         threshold=threshold, min_corr=min_corr, duplicate_groups=int(dup_groups), duplicated_images=int((u.group_size > 1).sum()),
@@ -179,35 +322,98 @@ def _summary(cat, u, pairs, threshold, min_corr)->dict:
         mirrored_pairs=int((pairs.kind == 'mirror').sum()),
         within_split_duplicates={(s or '(none)'): int(v) for s, v in u[u.dup_in_split].split.value_counts().items()},
         n_test=int((u.split == 'test').sum()), test_leaks=int(len(leaks)),
-        test_leaks_by_class={k: int(v) for k, v in leaks.label.value_counts().sort_index().items()},
+        test_leaks_by_class=_counts(leaks.label), test_leaks_by_source=_counts(leaks.source),
         cross_source_duplicates=int(u.cross_source.sum()),
         label_conflicts=int(len(conflicts)), label_conflict_groups=[{'group': int(k), 'labels': v} for k, v in conflicts.head(50).items()],
-        shortcuts=shortcuts(u))
+        shortcuts=shortcuts(u), **_patient_summary(u))
+
+def _patient_summary(u:pd.DataFrame)->dict:
+    "Patients, the groups a split keeps apart, and patient-level test leakage"
+    has, test = u.patient.notna(), u.split == 'test'
+    leaks = u[u.patient_test_leak]
+    return dict(patient_sources=_counts(u.patient_from[has]), n_patients=int(u.patient[has].nunique()), images_with_patient=int(has.sum()),
+                images_with_patient_by_class=_counts(u.label[has]), groups=int(u.group.nunique()),
+                n_test_with_patient=int((test & has).sum()), test_patients=int(u.patient[test & has].nunique()),
+                patient_test_leaks=int(len(leaks)), patient_test_leak_patients=int(leaks.patient.nunique()),
+                patient_test_leaks_by_class=_counts(leaks.label), patient_test_leaks_by_source=_counts(leaks.source))
+
+def _link_summary(u:pd.DataFrame, ref:pd.DataFrame, where, threshold:int, min_corr:float)->dict:
+    "What linking to the reference gave: coverage per class and source, kinds, ambiguities and label conflicts"
+    linked = u.ref_path.notna()
+    conflict = u[linked & u.ref_label.notna() & (u.ref_label != u.label)]
+    per = lambda col: {str(k): [int(linked[u[col] == k].sum()), int((u[col] == k).sum())] for k in sorted(u[col].unique())}
+    return dict(reference=str(where), n_reference=int(len(ref)), reference_patients=int(ref.patient.nunique()), threshold=threshold, min_corr=min_corr,
+                linked=int(linked.sum()), n_images=int(len(u)), linked_by_class=per('label'), linked_by_source=per('source'),
+                linked_by_kind=_counts(u.link_kind[linked]), linked_patients=int(u.ref_patient[linked].nunique()),
+                ambiguous=int(u.link_ambiguous.sum()), label_conflicts=int(len(conflict)),
+                label_conflict_examples=conflict[['path', 'label', 'ref_path', 'ref_label', 'link_corr']].head(20).to_dict('records'))
 
 # %% ../nbs/01b_audit.ipynb #b8e9d2cf
-def audit(cat:pd.DataFrame, # catalog from `scan`
-          threshold:int=DEFAULT_THRESHOLD, # max Hamming distance (of 64 bits) for a near or mirrored duplicate
+def _where(reference)->str:
+    "How a reference shows in the summary: its folder(s)"
+    if isinstance(reference, pd.DataFrame): return 'catalog'
+    return str(reference) if isinstance(reference, (str, Path)) else ', '.join(map(str, reference))
+
+def _inherit(u:pd.DataFrame, links:pd.DataFrame)->pd.DataFrame:
+    "`u` with the link columns, and the linked reference image's patient where `u` knows none"
+    u = u.join(links)
+    take = u.patient.isna() & u.ref_patient.notna()
+    u.loc[take, 'patient'], u.loc[take, 'patient_from'] = u.ref_patient[take], 'reference'
+    return u
+
+def audit(cat:pd.DataFrame, # catalog from `scan` (with `patient` from DICOM or `assign_patients`, where known)
+          threshold:int=DEFAULT_THRESHOLD, # max Hamming distance (of 64 bits) for a near or mirrored duplicate, or a link candidate
           min_corr:float=DEFAULT_MIN_CORR, # min correlation of the 32x32 thumbnails to confirm a hash match
           cache_dir=None, # hash cache folder
-          progress:bool=True, workers:int|None=None)->Audit:
-    "Find duplicate groups, test leakage, label conflicts and shortcuts in the catalog `cat`"
+          progress:bool=True, workers:int|None=None,
+          reference=None, # a reference set that carries patients (folder or folders, or a `load_reference` catalog): images linked to it inherit them
+          reference_patients=None, # patient table of a reference folder of images
+          link_min_corr:float=DEFAULT_LINK_CORR, # min thumbnail correlation of a link to the reference
+         )->Audit:
+    "Find duplicate and patient groups, image- and patient-level test leakage, label conflicts and shortcuts in the catalog `cat`"
     u = usable(cat).copy()
     if not len(u): raise RadtlError('no usable labelled images to audit; see the errors column of the scan')
+    for c in ('patient', 'patient_from'): u[c] = u[c].astype(object).where(u[c].notna(), None) if c in u else None
     h, thumbs = image_fingerprints(u, cache_dir=cache_dir, progress=progress, workers=workers)
     u['phash'], u['phash_mirror'] = h[:, 0], h[:, 1]
     pairs = duplicate_pairs(h[:, 0], h[:, 1], thumbs, u.md5.to_numpy(), threshold, min_corr)
-    u['group'] = group_ids(len(u), pairs)
+    u['dup_group'] = group_ids(len(u), pairs)
+    links, link = None, None
+    if reference is not None:
+        ref = reference if isinstance(reference, pd.DataFrame) else load_reference(reference, reference_patients, progress)
+        rh, rt = image_fingerprints(ref, cache_dir=cache_dir, progress=progress, workers=workers)
+        links = best_links(link_candidates(h, thumbs, u.md5.to_numpy(), rh, rt, ref.md5.to_numpy(), threshold), ref, len(u), link_min_corr).set_axis(u.index)
+        u = _inherit(u, links)
+    u['group'] = union_groups(pairs, u.patient)
     u = _group_flags(u)
-    return Audit(u, _pairs_table(u, pairs), _summary(cat, u, pairs, threshold, min_corr), threshold, min_corr)
+    s = _summary(cat, u, pairs, threshold, min_corr)
+    if links is not None: s['link'] = _link_summary(u, ref, _where(reference), threshold, link_min_corr)
+    return Audit(u, _pairs_table(u, pairs), s, threshold, min_corr, links)
 
 # %% ../nbs/01b_audit.ipynb #a57c45e1
+def _patient_lines(s:dict)->list:
+    lines = _link_lines(s)
+    if not s.get('n_patients'): return lines + ['patients: none known (no DICOM PatientID, table, pattern or linked reference image): groups are image duplicates only']
+    src = ', '.join(f'{k} {v}' for k, v in s['patient_sources'].items())
+    return lines + [f"patients: {s['n_patients']} on {s['images_with_patient']} of {s['n_usable']} images ({src}); a split keeps {s['groups']} groups apart (duplicates ∪ patients)",
+             f"patient-level test leakage: {s['patient_test_leaks']} of {s['n_test']} official test images ({s['n_test_with_patient']} with a patient) have their patient in training "
+             f"({s['patient_test_leak_patients']} of {s['test_patients']} test patients)" + (f" — by class: {s['patient_test_leaks_by_class']}; by source: {s['patient_test_leaks_by_source']}" if s['patient_test_leaks'] else '')]
+
+def _link_lines(s:dict)->list:
+    if 'link' not in s: return []
+    k = s['link']
+    cov = ', '.join(f'{c} {a}/{b}' for c, (a, b) in k['linked_by_class'].items())
+    return [f"reference {k['reference']} ({k['n_reference']} images, {k['reference_patients']} patients): {k['linked']} of {k['n_images']} images linked "
+            f"(corr ≥ {k['min_corr']}; {cov}; kinds {k['linked_by_kind'] or 'none'}), {k['ambiguous']} ambiguous, {k['label_conflicts']} label conflicts"]
+
 def format_audit(a:Audit)->str:
     "A readable report of an `Audit`"
     s = a.summary
     lines = [f"{s['n_images']} files, {s['n_usable']} usable labelled images, {s['n_errors']} unusable" + (f" ({', '.join(f'{k} {v}' for k, v in s['errors'].items())})" if s['errors'] else ''),
              f"duplicate groups: {s['duplicate_groups']} ({s['duplicated_images']} images); pairs by kind: {s['pairs_by_kind'] or 'none'} (hash threshold {s['threshold']}/64 bits, thumbnail corr ≥ {s['min_corr']})",
              f"duplicates within a split: {s['within_split_duplicates'] or 'none'}",
-             f"test leakage: {s['test_leaks']} of {s['n_test']} official test images have a copy in training" + (f" — by class: {s['test_leaks_by_class']}" if s['test_leaks'] else ''),
+             f"test leakage: {s['test_leaks']} of {s['n_test']} official test images have a copy in training" + (f" — by class: {s['test_leaks_by_class']}; by source: {s['test_leaks_by_source']}" if s['test_leaks'] else ''),
+             *_patient_lines(s),
              f"cross-source duplicates: {s['cross_source_duplicates']} images; label conflicts: {s['label_conflicts']} groups"]
     lines += [f"SHORTCUT WARNING: {c['property']} predicts the class with accuracy {c['accuracy']:.2f} vs chance {c['chance']:.2f} ({c['scope']})" for c in s['shortcuts']] or ['shortcuts: none found']
     return '\n'.join(lines)

@@ -12,8 +12,8 @@ from .core import RadtlError, printable
 from .config import check_keys, field_value, flag_type, read_yaml
 
 # %% auto #0
-__all__ = ['COMMANDS', 'command', 'scan_cmd', 'audit_cmd', 'weights_cmd', 'run_cmd', 'pretrain_cmd', 'study_cmd', 'report_cmd',
-           'evaluate_cmd', 'demo_cmd', 'parser', 'main']
+__all__ = ['COMMANDS', 'command', 'scan_cmd', 'audit_cmd', 'split_cmd', 'weights_cmd', 'run_cmd', 'pretrain_cmd', 'study_cmd',
+           'report_cmd', 'evaluate_cmd', 'demo_cmd', 'parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #04d1acb4
 COMMANDS = {}
@@ -76,6 +76,31 @@ def _run_scan(args)->int:
         print(printable(bad[['path', 'error']].head(args.errors).to_string(index=False)))
     return 0
 
+# %% ../nbs/09_cli.ipynb #46a5f869
+_PATIENT_FLAGS = ('patients', 'patient_pattern', 'reference', 'reference_patients')
+_FOLD_FLAGS = ('n_folds', 'fold')
+
+def _patient_args(p):
+    p.add_argument('--patients', metavar='CSV', help='patient table: a file column (file/path/filename/image/index) and a patient column (patient/patient_id/pid/subject)')
+    p.add_argument('--patient-pattern', metavar='REGEX', help='regex with a named group (?P<patient>...) finding the patient in each path relative to its root')
+    p.add_argument('--reference', metavar='DIR', action='append', help='reference folder carrying patients (figshare .mat files, or images with --reference-patients), repeatable: linked images inherit them')
+    p.add_argument('--reference-patients', metavar='CSV', help='patient table of a --reference folder of images (e.g. figshare-pid.csv: index, patient, label)')
+
+def _fold_args(p):
+    p.add_argument('--n-folds', type=int, help="with split policy 'kfold': number of stratified, patient-wise folds (default 5)")
+    p.add_argument('--fold', type=int, help="with split policy 'kfold': the fold tested on, 0 … n-folds − 1 (default 0)")
+
+def _given(args, keys)->dict:
+    "The flags among `keys` that were given, by their DataConfig name"
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+def _check_patient_flags(args):
+    "Refuse a reference or a table that is not there, naming the flag"
+    _require_folders(reference=args.reference)
+    for flag in ('patients', 'reference_patients'):
+        f = getattr(args, flag)
+        if f is not None and not Path(f).is_file(): raise RadtlError(f"--{flag.replace('_', '-')} {f}: no such file")
+
 # %% ../nbs/09_cli.ipynb #0e1d3216
 @command('audit', 'find duplicates, test leakage, label conflicts and shortcuts')
 def audit_cmd(p):
@@ -85,16 +110,52 @@ def audit_cmd(p):
     p.add_argument('--pairs', help='write all duplicate pairs to this CSV file')
     p.add_argument('--threshold', type=flag_type(int, ge=0, le=64), default=DEFAULT_THRESHOLD, help='max perceptual-hash distance in bits (of 64)')
     p.add_argument('--min-corr', type=flag_type(float, ge=-1, le=1), default=DEFAULT_MIN_CORR, help='min thumbnail correlation confirming a hash match')
+    _patient_args(p)
+    p.add_argument('--links', help='with --reference: write each image\'s link (reference image, patient, kind, correlation) to this CSV file')
     return _run_audit
 
 def _run_audit(args)->int:
     from radtl.audit import audit, format_audit
-    cat = _scan_catalog(args)
-    a = audit(cat, threshold=args.threshold, min_corr=args.min_corr, progress=sys.stderr.isatty())
+    from radtl.data import assign_patients
     from radtl.core import write_csv_atomic
+    _check_patient_flags(args)
+    cat, _ = assign_patients(_scan_catalog(args), args.roots, args.patients, args.patient_pattern)
+    a = audit(cat, threshold=args.threshold, min_corr=args.min_corr, progress=sys.stderr.isatty(), reference=args.reference, reference_patients=args.reference_patients)
     print(printable(format_audit(a)))
     if args.json: a.to_json(args.json); print(f'summary written to {args.json}')
     if args.pairs: write_csv_atomic(args.pairs, a.pairs); print(f'{len(a.pairs)} pairs written to {args.pairs}')
+    if args.links and a.links is not None:
+        write_csv_atomic(args.links, a.images[['path', 'label', 'split', 'source', 'patient', *a.links.columns]]); print(f'links written to {args.links}')
+    return 0
+
+# %% ../nbs/09_cli.ipynb #7bb9e157
+@command('split', 'write the exact split a run with these data arguments uses: path, label, subset, group, patient')
+def split_cmd(p):
+    from radtl.splits import SPLIT_POLICIES
+    p.add_argument('roots', nargs='+', help='image folders (class folders, optionally under Training/Testing)')
+    p.add_argument('--policy', '--split', dest='split', default='group', choices=SPLIT_POLICIES, help='split policy, as data.split of a run')
+    p.add_argument('--seed', '--split-seed', dest='split_seed', type=int, default=0, help='seed of the split (data.split_seed of a run)')
+    p.add_argument('--val', type=float, default=0.15, help='validation share')
+    p.add_argument('--test', type=float, default=0.15, help="test share (policies 'group' and 'random')")
+    p.add_argument('--fraction', type=float, default=1.0, help="share of the training images used; the rest are 'unused'")
+    p.add_argument('--no-clean-test', action='store_true', help='with --policy official: keep test images that have a copy (or their patient) in training')
+    p.add_argument('--alias', action='append', metavar='OLD=NEW', help='extra class-name alias (repeatable)')
+    _fold_args(p); _patient_args(p)
+    p.add_argument('--out', required=True, help='CSV file to write')
+    return _run_split
+
+def _run_split(args)->int:
+    from radtl.splits import split_data, split_frame, split_table, leaking_groups, leaking_patients, patient_leaks
+    _require_folders(roots=args.roots); _check_patient_flags(args)
+    ds = split_data(args.roots, split=args.split, clean_test=not args.no_clean_test, val=args.val, test=args.test, split_seed=args.split_seed,
+                    fraction=args.fraction, aliases=_aliases(args.alias), progress=sys.stderr.isatty(), **_given(args, _FOLD_FLAGS + _PATIENT_FLAGS))
+    t = split_frame(ds); t.to_csv(args.out, index=False)
+    g = ds.groups
+    print(split_table(ds.images).to_string())
+    print(f"groups from {', '.join(g['sources'])}: {g['n_groups']} groups, {g['n_patients']} patients on {g['images_with_patient']} images")
+    print(f"spanning two subsets: {leaking_groups(ds.images)} groups, {leaking_patients(ds.images)} patients; "
+          f"test images whose patient is in training: {patient_leaks(ds.images)}")
+    print(f'{len(t)} images written to {args.out}')
     return 0
 
 # %% ../nbs/09_cli.ipynb #4c2dd6e0
@@ -142,6 +203,7 @@ def run_cmd(p):
     p.add_argument('--out', required=True, help='run directory to write')
     for k, h in {**_RUN_FLAGS, **_DATA_FLAGS}.items(): p.add_argument('--' + k.replace('_', '-'), help=h)
     p.add_argument('--no-clean-test', action='store_true', help="with --split official: keep test images that have a copy in training")
+    _fold_args(p); _patient_args(p)
     p.add_argument('--deterministic', action='store_true', help='deterministic ops: bit-identical reruns and resumes, somewhat slower')
     p.add_argument('--quiet', action='store_true', help='only the final line')
     return _run_run
@@ -154,7 +216,7 @@ def _run_config(args)->dict:
     d = read_yaml(args.config, f'--config {args.config}') if args.config else {}
     data = check_keys(d.get('data') or {}, [f for f in DataConfig.__dataclass_fields__], 'data')
     if args.data: data['roots'] = args.data
-    data.update(data_flags)
+    data.update(data_flags, **_checked_flags(args, DataConfig, {k: k for k in _FOLD_FLAGS + _PATIENT_FLAGS}))
     if args.no_clean_test: data['clean_test'] = False
     if args.deterministic: d['deterministic'] = True
     if not data.get('roots'): raise RadtlError('give --data ROOT (or data.roots in --config)')
@@ -166,7 +228,7 @@ def _run_run(args)->int:
     from radtl.train import RunConfig, run
     from radtl.data import left_out_line
     cfg = RunConfig.from_dict(_run_config(args))
-    _require_folders(data=args.data, intermediate=args.intermediate)
+    _require_folders(data=args.data, intermediate=args.intermediate); _check_patient_flags(args)
     m = run(cfg, args.out, verbose=0 if args.quiet else 2)
     print(printable(f"{args.out}: accuracy {m.get('accuracy', float('nan')):.4f}, balanced accuracy {m.get('balanced_accuracy', float('nan')):.4f}, "
                     f"macro AUC {m.get('auc_macro', float('nan')):.4f}; {left_out_line(m.get('files_left_out') or {})}"))
@@ -185,9 +247,10 @@ def pretrain_cmd(p):
     p.add_argument('--temperature', default=0.1, help='NT-Xent temperature')
     p.add_argument('--lr', default=1e-3, help='Adam learning rate (cosine decay)')
     p.add_argument('--seed', default=0, help='seed of the initialisation, the views and the batch order')
-    p.add_argument('--split', default='group', help="split policy whose test images are excluded, as in radtl run: 'group', 'official' or 'random'")
+    p.add_argument('--split', default='group', help="split policy whose test images are excluded, as in radtl run: 'group', 'official', 'kfold' or 'random'")
     p.add_argument('--split-seed', default=0, help='seed of that split (as in the runs it will be compared in)')
     p.add_argument('--no-clean-test', action='store_true', help='with --split official: as in radtl run')
+    _fold_args(p); _patient_args(p)
     p.add_argument('--resize', default='stretch', help="'stretch', 'pad' or 'center_crop'")
     p.add_argument('--keep-test', action='store_true', help='do not exclude the test split (never for weights compared on it)')
     p.add_argument('--weights-dir', action='append', help='extra folder searched for the ImageNet file of --init imagenet (repeatable)')
@@ -199,9 +262,10 @@ def _pretrain_config(args):
     from radtl.train import DataConfig
     from radtl.backbones import default_search_dirs
     data = dict(roots=args.data, clean_test=not args.no_clean_test,
-                **_checked_flags(args, DataConfig, dict(image_size='image_size', split='split', split_seed='split_seed', resize='resize')))
+                **_checked_flags(args, DataConfig, dict(image_size='image_size', split='split', split_seed='split_seed', resize='resize')),
+                **_checked_flags(args, DataConfig, {k: k for k in _FOLD_FLAGS + _PATIENT_FLAGS}))
     opts = _checked_flags(args, PretrainConfig, {k: k for k in ('backbone', 'init', 'epochs', 'batch_size', 'temperature', 'lr', 'seed')})
-    _require_folders(data=args.data)
+    _require_folders(data=args.data); _check_patient_flags(args)
     return PretrainConfig(data=data, **opts, exclude_test=not args.keep_test,
                           weights_dirs=args.weights_dir + default_search_dirs() if args.weights_dir else None)
 
@@ -350,7 +414,7 @@ def main(argv=None)->int:
     _tolerant_streams()
     p = parser(); args = p.parse_args(argv)
     if not getattr(args, 'run', None): p.print_help(); return 0
-    if args.command not in ('scan', 'audit'): _import_backend_quietly()
+    if args.command not in ('scan', 'audit', 'split'): _import_backend_quietly()
     try: return args.run(args)
     except RadtlError as e:
         print(printable(f'radtl {args.command}: error: ' + ' '.join(str(e).split('\n'))), file=sys.stderr); return 2

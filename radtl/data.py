@@ -15,9 +15,12 @@ from tqdm.auto import tqdm
 from .core import RadtlError, file_md5, printable
 
 # %% auto #0
-__all__ = ['CLASS_ALIASES', 'SPLIT_ALIASES', 'MAX_PIXELS', 'IMAGE_EXTS', 'CATALOG_COLUMNS', 'LABEL_KINDS', 'normalise_label',
-           'split_and_label', 'placement_error', 'ImageError', 'read_image', 'is_grey', 'inspect_file', 'scan',
-           'error_kind', 'usable', 'error_counts', 'left_out_line', 'summarize', 'format_summary']
+__all__ = ['CLASS_ALIASES', 'SPLIT_ALIASES', 'MAX_PIXELS', 'IMAGE_EXTS', 'DICOM_COLUMNS', 'DICOM_SUFFIXES', 'CATALOG_COLUMNS',
+           'LABEL_KINDS', 'FILE_COLUMNS', 'PATIENT_COLUMNS', 'normalise_label', 'split_and_label', 'placement_error',
+           'ImageError', 'is_dicom', 'dicom_fields', 'dicom_image', 'read_dicom', 'read_image', 'is_grey',
+           'inspect_file', 'scan', 'error_kind', 'usable', 'error_counts', 'left_out_line', 'summarize',
+           'format_summary', 'read_patient_table', 'relative_paths', 'match_files', 'patients_from_table',
+           'patients_from_pattern', 'assign_patients']
 
 # %% ../nbs/01_data.ipynb #19265973
 CLASS_ALIASES = {
@@ -82,6 +85,96 @@ def _to_8bit(im:Image.Image)->Image.Image:
     if im.mode == '1': return im.convert('L')
     return im.convert('RGB')
 
+# %% ../nbs/01_data.ipynb #e109bc1d
+DICOM_COLUMNS = ['patient', 'study_uid', 'series_uid', 'modality', 'pixel_map']  # catalog columns a DICOM header fills
+DICOM_SUFFIXES = {'.dcm', '.dicom', '.dic', ''}  # a file named so that is not DICOM is reported as `not_dicom`
+
+def is_dicom(path)->bool:
+    "Whether `path` is a DICOM Part 10 file (the `DICM` marker at byte 128), whatever its extension"
+    try:
+        with open(path, 'rb') as f: f.seek(128); return f.read(4) == b'DICM'
+    except OSError: return False
+
+def _text(v)->str|None:
+    v = str(v).strip() if v is not None else ''
+    return v or None
+
+def dicom_fields(ds)->dict:
+    "Catalog fields of a DICOM dataset `ds`: patient, study and series UIDs, modality, and its stored pixel `mode`"
+    mode = f"{ds.get('PhotometricInterpretation', '?')}/{ds.get('BitsStored', '?')}"
+    return dict(patient=_text(ds.get('PatientID')), study_uid=_text(ds.get('StudyInstanceUID')),
+                series_uid=_text(ds.get('SeriesInstanceUID')), modality=_text(ds.get('Modality')), mode=mode)
+
+# %% ../nbs/01_data.ipynb #9033a8f4
+def _values(v)->list: return [float(x) for x in v] if isinstance(v, (list, tuple)) or type(v).__name__ == 'MultiValue' else [float(v)]
+
+def _modality_lut(a:np.ndarray, ds)->tuple:
+    "Stored values → modality units (the Modality LUT, or rescale slope and intercept), and how"
+    if 'ModalityLUTSequence' in ds:
+        from pydicom.pixels import apply_modality_lut
+        return apply_modality_lut(a, ds).astype(np.float64), 'modality LUT'
+    m, b = float(ds.get('RescaleSlope') or 1), float(ds.get('RescaleIntercept') or 0)
+    return a.astype(np.float64) * m + b, (f'rescale {m:g}*x{b:+g}' if (m, b) != (1, 0) else 'no rescale')
+
+def _window(x:np.ndarray, c:float, w:float, fn:str)->np.ndarray:
+    "DICOM PS3.3 C.11.2.1.2 windowing of modality values `x` to [0, 1]"
+    if fn == 'SIGMOID': return 1 / (1 + np.exp(-4 * (x - c) / w))
+    if fn == 'LINEAR_EXACT': return np.clip((x - c) / w + 0.5, 0, 1)
+    return np.clip((x - (c - 0.5)) / max(w - 1, 1e-6) + 0.5, 0, 1)
+
+def _voi(x:np.ndarray, ds)->tuple:
+    "Modality values → [0, 1] by the first VOI LUT, else the first window, else the image's own range, and how"
+    if 'VOILUTSequence' in ds:
+        from pydicom.pixels import apply_voi
+        n, bits = len(ds.VOILUTSequence), int(ds.VOILUTSequence[0].LUTDescriptor[2])
+        return apply_voi(np.round(x).astype(np.int64), ds, index=0) / (2 ** bits - 1), 'VOI LUT' + (f' (first of {n})' if n > 1 else '')
+    if ds.get('WindowCenter') is not None and ds.get('WindowWidth') is not None:
+        cs, ws = _values(ds.WindowCenter), _values(ds.WindowWidth)
+        fn = str(ds.get('VOILUTFunction') or 'LINEAR').upper()
+        return _window(x, cs[0], ws[0], fn), f'window c={cs[0]:g} w={ws[0]:g} {fn}' + (f' (first of {len(cs)})' if len(cs) > 1 else '')
+    lo, hi = float(x.min()), float(x.max())
+    return (x - lo) / max(hi - lo, 1e-12), f'min-max {lo:g}..{hi:g}'
+
+# %% ../nbs/01_data.ipynb #07f618af
+_PIXEL_TAGS = ('PixelData', 'FloatPixelData', 'DoubleFloatPixelData')
+
+def _pixels(ds)->np.ndarray:
+    "The decoded pixel array of `ds`, or `ImageError` naming why it cannot be had"
+    try: return ds.pixel_array
+    except Exception as e:
+        ts = getattr(getattr(ds, 'file_meta', None), 'TransferSyntaxUID', None)
+        if ts is not None and ts.is_compressed:
+            raise ImageError('dicom_compressed', f'compressed pixel data ({ts.name}) that no installed decoder reads ({type(e).__name__}); '
+                                                 'install one, e.g. pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg')
+        raise ImageError('unreadable', f'DICOM pixel data unreadable: {type(e).__name__}: {e}')
+
+def dicom_image(ds, max_pixels:int=MAX_PIXELS)->tuple:
+    "8-bit `L` (or `RGB`) image of a single-frame DICOM dataset `ds`, and the intensity mapping applied, or `ImageError` saying why not"
+    if not any(t in ds for t in _PIXEL_TAGS): raise ImageError('dicom_no_pixels', 'DICOM file without pixel data (a DICOMDIR, report or presentation state?)')
+    if int(ds.get('NumberOfFrames') or 1) > 1:
+        raise ImageError('dicom_multiframe', f'multi-frame DICOM ({int(ds.NumberOfFrames)} frames); radtl reads single-frame images: save one file per frame')
+    if int(ds.get('Rows') or 0) * int(ds.get('Columns') or 0) > max_pixels: raise ImageError('too_large', f"{ds.Columns}x{ds.Rows} px exceeds max_pixels={max_pixels:,}")
+    a, pi = _pixels(ds), str(ds.get('PhotometricInterpretation', 'MONOCHROME2'))
+    if a.ndim == 3 and a.shape[-1] == 3:   # colour (pydicom returns YBR as RGB)
+        y = a.astype(np.float64) / (2 ** int(ds.get('BitsStored') or 8) - 1)
+        return Image.fromarray((np.clip(y, 0, 1) * 255).round().astype(np.uint8), 'RGB'), f'{pi} as stored'
+    if not pi.startswith('MONOCHROME') or a.ndim != 2: raise ImageError('dicom_unsupported', f'photometric interpretation {pi} with pixel array {a.shape} is not supported')
+    x, how = _modality_lut(a, ds)
+    y, voi = _voi(x, ds)
+    if pi == 'MONOCHROME1': y, voi = 1 - y, voi + '; MONOCHROME1 inverted'
+    return Image.fromarray((np.clip(y, 0, 1) * 255).round().astype(np.uint8), 'L'), f'{how}; {voi}'
+
+def _dicom_dataset(path):
+    import pydicom   # imported here: only DICOM input needs it
+    try: return pydicom.dcmread(path)
+    except Exception as e: raise ImageError('unreadable', f'DICOM header unreadable: {type(e).__name__}: {e}')
+
+def read_dicom(path, max_pixels:int=MAX_PIXELS)->tuple:
+    "Decode the DICOM file `path`: its 8-bit image, and its catalog fields (with `pixel_map`, the intensity mapping)"
+    ds = _dicom_dataset(path)
+    im, how = dicom_image(ds, max_pixels)
+    return im, dict(dicom_fields(ds), pixel_map=how)
+
 # %% ../nbs/01_data.ipynb #46186ebf
 def _open_checked(path, max_pixels:int=MAX_PIXELS)->Image.Image:
     "Open `path` lazily, refusing empty, unidentifiable and oversized files"
@@ -96,14 +189,17 @@ def _open_checked(path, max_pixels:int=MAX_PIXELS)->Image.Image:
     return im
 
 def read_image(path, max_pixels:int=MAX_PIXELS)->Image.Image:
-    "Decode `path` fully as an upright 8-bit `L` or `RGB` image, or raise `ImageError` saying why"
+    "Decode `path` fully as an upright 8-bit `L` or `RGB` image (DICOM through `read_dicom`), or raise `ImageError` saying why"
+    if is_dicom(path): return read_dicom(path, max_pixels)[0]
     im = _open_checked(path, max_pixels)
     try:
         im.load()
         return _to_8bit(ImageOps.exif_transpose(im))
-    except OSError as e:
-        kind = 'truncated' if 'truncat' in str(e) or 'broken' in str(e) else 'unreadable'
-        raise ImageError(kind, f'{kind} image: {e}')
+    except OSError as e: raise _decode_error(e)
+
+def _decode_error(e:OSError)->ImageError:
+    kind = 'truncated' if 'truncat' in str(e) or 'broken' in str(e) else 'unreadable'
+    return ImageError(kind, f'{kind} image: {e}')
 
 # %% ../nbs/01_data.ipynb #14ccc189
 def is_grey(im:Image.Image, tol:int=12)->bool:
@@ -114,22 +210,46 @@ def is_grey(im:Image.Image, tol:int=12)->bool:
 
 def _hidden(rel:Path)->bool: return any(p.startswith('.') or p == '__MACOSX' for p in rel.parts)
 
+def _inspect_dicom(path, row:dict, max_pixels:int)->tuple:
+    "Fill `row` from the DICOM header first, so an unusable file still names its patient and series; returns width, height, grey"
+    row['md5'] = file_md5(path)
+    ds = _dicom_dataset(path)
+    row.update(format='DICOM', **dicom_fields(ds)); row['patient_from'] = 'dicom' if row['patient'] else None
+    im, row['pixel_map'] = dicom_image(ds, max_pixels)
+    return im.width, im.height, is_grey(im)
+
+def _jpeg_size_grey(im:Image.Image)->tuple:
+    "Upright size and greyness of an open JPEG, decoding all of it at 1/8 scale in the DCT domain (a truncated file still fails), far cheaper than in full"
+    w, h = im.size
+    if im.getexif().get(0x0112, 1) in (5, 6, 7, 8): w, h = h, w   # EXIF orientations that turn the picture by 90°
+    im.draft(im.mode if im.mode in ('L', 'RGB') else None, (64, 64))
+    try: im.load()
+    except OSError as e: raise _decode_error(e)
+    return w, h, is_grey(_to_8bit(im))
+
+def _inspect_picture(path, row:dict, max_pixels:int)->tuple:
+    if path.suffix.lower() in DICOM_SUFFIXES: raise ImageError('not_dicom', f'not DICOM (named {path.name!r}, but no DICM marker at byte 128)')
+    if path.suffix.lower() not in IMAGE_EXTS: raise ImageError('not_image', f'not an image file (extension {path.suffix!r})')
+    row['md5'] = file_md5(path)
+    with _open_checked(path, max_pixels) as im:   # closes the file
+        row.update(format=im.format, mode=im.mode)
+        if im.format == 'JPEG': return _jpeg_size_grey(im)
+    im = read_image(path, max_pixels)
+    return im.width, im.height, is_grey(im)
+
 def inspect_file(path, max_pixels:int=MAX_PIXELS)->dict:
-    "Catalog fields of the file at `path`; failures end in `error`, never an exception"
+    "Catalog fields of the file at `path` (an image or a DICOM file of any name); failures end in `error`, never an exception"
     path = Path(path)
-    row = dict(format=None, mode=None, width=np.nan, height=np.nan, grey=None, bytes=path.stat().st_size, md5=None, error=None)
+    row = dict(format=None, mode=None, width=np.nan, height=np.nan, grey=None, bytes=path.stat().st_size, md5=None, error=None, **dict.fromkeys([*DICOM_COLUMNS, 'patient_from']))
     try:
-        if path.suffix.lower() not in IMAGE_EXTS: raise ImageError('not_image', f'not an image file (extension {path.suffix or "none"!r})')
-        row['md5'] = file_md5(path)
-        with _open_checked(path, max_pixels) as im: row.update(format=im.format, mode=im.mode)   # closes the file
-        im = read_image(path, max_pixels)
-        row.update(width=im.width, height=im.height, grey=is_grey(im))
+        w, h, grey = _inspect_dicom(path, row, max_pixels) if is_dicom(path) else _inspect_picture(path, row, max_pixels)
+        row.update(width=w, height=h, grey=grey)
     except ImageError as e: row['error'] = f'{e.kind}: {e}'
     except Exception as e: row['error'] = f'unreadable: {type(e).__name__}: {e}'
     return row
 
 # %% ../nbs/01_data.ipynb #2ce90e26
-CATALOG_COLUMNS = ['path', 'source', 'split', 'label', 'format', 'mode', 'width', 'height', 'grey', 'bytes', 'md5', 'error']
+CATALOG_COLUMNS = ['path', 'source', 'split', 'label', 'format', 'mode', 'width', 'height', 'grey', 'bytes', 'md5', 'error', *DICOM_COLUMNS, 'patient_from']
 LABEL_KINDS = ('unlabelled', 'nested')   # error kinds of images that decode but lie where no class can be read
 
 def _listing(d:Path):
@@ -243,3 +363,101 @@ def format_summary(cat:pd.DataFrame)->str:
     if len(u): lines.append(summarize(cat).to_string())
     lines.append(left_out_line(error_counts(cat)))
     return '\n'.join(lines)
+
+# %% ../nbs/01_data.ipynb #4aa8e490
+FILE_COLUMNS = ('file', 'path', 'filename', 'image', 'index')          # the column naming the file, first found wins
+PATIENT_COLUMNS = ('patient', 'patient_id', 'patientid', 'pid', 'subject')
+
+def _column(cols, accepted, what:str, path)->str:
+    found = [c for c in accepted if c in cols]
+    if not found: raise RadtlError(f'{path}: no {what} column; the columns are {list(cols)}, accepted names (any case): {", ".join(accepted)}')
+    return found[0]
+
+def read_patient_table(path)->pd.DataFrame:
+    "A patient table (CSV) as columns `file`, `patient` (and `label` when present), from any accepted column names"
+    try: t = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e: raise RadtlError(f'cannot read the patient table {path}: {e}')
+    t.columns = [c.strip().lower() for c in t.columns]
+    f, p = _column(t.columns, FILE_COLUMNS, 'file', path), _column(t.columns, PATIENT_COLUMNS, 'patient', path)
+    out = pd.DataFrame({'file': t[f].str.strip().str.replace('\\', '/'), 'patient': t[p].str.strip()})
+    if 'label' in t.columns: out['label'] = t['label'].str.strip()
+    return out[(out.file != '') & (out.patient != '')].drop_duplicates(ignore_index=True)
+
+# %% ../nbs/01_data.ipynb #c4387372
+def relative_paths(cat:pd.DataFrame, roots)->pd.Series:
+    "Path of each file of `cat` relative to the root (of `roots`, as given to `scan`) it was found under, as POSIX text"
+    roots = [Path(r).expanduser() for r in roots]
+    root_of = dict(zip(_source_names(roots), roots))
+    if missing := set(cat.source) - set(root_of): raise RadtlError(f'the catalog has sources {sorted(missing)} that are not among the roots {list(map(str, roots))}')
+    return pd.Series([Path(p).relative_to(root_of[s]).as_posix() for p, s in zip(cat.path, cat.source)], index=cat.index, dtype=object)
+
+def _lookup(keys:pd.Series)->dict:
+    "key → the catalog index holding it, or None when several do"
+    n = keys.value_counts()
+    return {k: (i if n[k] == 1 else None) for i, k in keys.items()}
+
+def match_files(cat:pd.DataFrame, files, roots)->pd.Series:
+    "Catalog index of each of `files` among the usable files of `cat`, by relative path, else file name, else stem (NaN: none); a name several files share is an error"
+    rel = relative_paths(usable(cat, labelled=False), roots)
+    name = rel.map(lambda p: p.rsplit('/', 1)[-1])
+    by_rel, by_name, by_stem = _lookup(rel), _lookup(name), _lookup(name.map(lambda n: Path(n).stem))
+    def one(f):
+        for table in ((by_rel,) if '/' in f else (by_name, by_stem)):
+            if f not in table: continue
+            if table[f] is None: raise RadtlError(f'patient table entry {f!r} matches several files (e.g. {[p for p in rel if f in p][:3]}); give their paths relative to the root instead')
+            return table[f]
+        return np.nan
+    return pd.Series([one(str(f)) for f in files], dtype=float)
+
+# %% ../nbs/01_data.ipynb #5be6a4ec
+def _patient_series(cat, rows, patients)->pd.Series:
+    out = pd.Series(None, index=cat.index, dtype=object)
+    out.loc[rows] = list(patients)
+    return out
+
+def patients_from_table(cat:pd.DataFrame, # catalog from `scan`
+                        table, # CSV path (or a `read_patient_table` frame) with a file and a patient column
+                        roots, # the roots `cat` was scanned from
+                       )->tuple:
+    "Patient of each file of `cat` from `table` (None where it has none), and counts of what matched"
+    t = table if isinstance(table, pd.DataFrame) else read_patient_table(table)
+    hit = t.assign(row=match_files(cat, t.file, roots).to_numpy()).dropna(subset=['row'])
+    clash = hit.groupby('row').patient.nunique()
+    if (clash > 1).any():
+        r = clash[clash > 1].index[0]
+        raise RadtlError(f'patient table {table}: {cat.path[r]} is given patients {sorted(set(hit.patient[hit.row == r]))}; one patient per file')
+    hit = hit.drop_duplicates('row')
+    return _patient_series(cat, hit.row.astype(int), hit.patient), dict(rows=len(t), unmatched_rows=int((~t.file.isin(hit.file)).sum()), files=len(hit))
+
+def patients_from_pattern(cat:pd.DataFrame, # catalog from `scan`
+                          pattern:str, # regular expression searched in each relative path, with a named group: (?P<patient>...)
+                          roots)->tuple:
+    "Patient of each file of `cat` from the named group of `pattern` in its relative path, and counts of what matched"
+    try: rx = re.compile(pattern)
+    except re.error as e: raise RadtlError(f'patient pattern {pattern!r} is not a valid regular expression: {e}')
+    names = list(rx.groupindex)
+    g = 'patient' if 'patient' in names else names[0] if len(names) == 1 else None
+    if g is None: raise RadtlError(f"patient pattern {pattern!r} needs one named group, (?P<patient>...); it has {names or 'none'}")
+    rel = relative_paths(usable(cat, labelled=False), roots)
+    found = rel.map(lambda p: (m := rx.search(p)) and m.group(g)).dropna()
+    found = found[found != '']
+    return _patient_series(cat, found.index, found), dict(files=len(found), unmatched_files=int(len(rel) - len(found)))
+
+
+def assign_patients(cat:pd.DataFrame, # catalog from `scan` (DICOM files already carry their PatientID)
+                    roots, # the roots `cat` was scanned from
+                    table=None, # patient table (CSV): see `read_patient_table` and `match_files`
+                    pattern:str|None=None, # regex with a named group over relative paths
+                   )->tuple:
+    "`cat` with `patient` and `patient_from` set from `pattern`, then `table` (each wins over what came before), and counts per source"
+    cat = cat.copy()
+    for c in ('patient', 'patient_from'):
+        if c not in cat: cat[c] = None
+    info = {'dicom': int((cat.patient_from == 'dicom').sum())} if (cat.patient_from == 'dicom').any() else {}
+    for kind, arg, fn in (('pattern', pattern, patients_from_pattern), ('table', table, patients_from_table)):
+        if arg is None: continue
+        pat, info[kind] = fn(cat, arg, roots)
+        info[kind]['from'] = str(arg)
+        has = pat.notna()
+        cat.loc[has, 'patient'], cat.loc[has, 'patient_from'] = pat[has], kind
+    return cat, info

@@ -332,10 +332,10 @@ def run_metrics(run:dict, n_boot:int=1000, seed:int=0)->tuple:
     return row, ci.assign(run_id=run['run_id'])
 
 def design_key(config:dict)->str:
-    "What a run's config says about its design, ignoring seed and bookkeeping: runs with equal keys differ only in seed"
+    "What a run's config says about its design, ignoring seed, cross-validation fold and bookkeeping: runs with equal keys differ only in seed or fold"
     design = {k: v for k, v in config.items() if k not in _NOT_DESIGN}
     for k in ('data', 'intermediate'):  # image folders move between machines; the data hash says what they hold
-        if isinstance(design.get(k), dict): design[k] = {kk: vv for kk, vv in design[k].items() if kk != 'roots'}
+        if isinstance(design.get(k), dict): design[k] = {kk: vv for kk, vv in design[k].items() if kk not in ('roots', 'fold')}
     return stable_hash(design)
 
 # %% ../nbs/05_evaluate.ipynb #5614ec33

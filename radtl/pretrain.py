@@ -218,17 +218,13 @@ class PretrainImages:
 
 def pretraining_images(dc, # a `radtl.train.DataConfig`: roots and the split whose test images are excluded
                        exclude_test:bool=True, # drop the test split
-                       exclude_duplicates:bool=True, # drop every member of a test image's duplicate group too
+                       exclude_duplicates:bool=True, # drop every member of a test image's group too (its copies and its patient's other images)
                        cache_dir=None, progress:bool=False)->PretrainImages:
-    "The unlabelled images of `dc.roots` that pretraining may use: all but the test split and its duplicate groups"
-    from radtl.data import scan, usable
-    from radtl.audit import audit
-    from radtl.splits import make_splits
+    "The unlabelled images of `dc.roots` that pretraining may use: all but the test split and its groups (copies and patients)"
+    from radtl.splits import split_data, split_args
     from radtl.cache import build_cache
-    cat = scan(*dc.roots, aliases=dc.aliases, progress=progress, verbose=False)
-    if not len(usable(cat)): raise RadtlError(f'no usable images under {dc.roots}')
-    a = audit(cat, cache_dir=cache_dir, progress=progress)
-    sp = make_splits(a.images, dc.split, dc.clean_test, dc.val, dc.test, dc.split_seed)
+    ds = split_data(**split_args(dc), cache_dir=cache_dir, progress=progress)
+    sp, a = ds.images, ds.audit
     test = ((sp.subset == 'test') | ((sp.subset == 'excluded') & (sp.split == 'test'))) & exclude_test   # all a run evaluates on
     dups = sp.group.isin(sp.group[test]) & ~test & exclude_duplicates
     used = sp[~(test | dups)]

@@ -34,7 +34,9 @@ def _design(cfg:dict)->dict:
     recipe = cfg.get('recipe'); recipe = recipe.get('name') if isinstance(recipe, dict) else recipe
     return dict(backbone=cfg.get('backbone'), weights=wi.get('source') or cfg.get('weights') or 'random',
                 preprocessing=cfg.get('preprocessing_mode') or cfg.get('preprocessing') or 'default', recipe=recipe,
-                fraction=(cfg.get('data') or {}).get('fraction', 1.0), seed=cfg.get('seed'))
+                fraction=(cfg.get('data') or {}).get('fraction', 1.0), seed=cfg.get('seed'), fold=_fold(cfg.get('data') or {}))
+
+def _fold(data:dict): return data.get('fold', 0) if data.get('split') == 'kfold' else None
 
 def results_table(run_dirs:list, metrics:pd.DataFrame|None, failures:list)->pd.DataFrame:
     "One row per run (finished or failed): design, seed, headline metrics with CIs, time, status"
@@ -50,7 +52,7 @@ def results_table(run_dirs:list, metrics:pd.DataFrame|None, failures:list)->pd.D
         rows.append(r)
     for f in failures:
         rows.append(dict(run_id=f['run_id'], status='failed', **_design(f.get('config') or {}), error=f.get('error', '')))
-    cols = ['run_id', 'status', *DESIGN, 'seed', *[k + s for k in HEADLINE for s in ('', '_lo', '_hi')], 'n_test', 'epochs', 'train_time_s', 'convergence_epoch', 'error']
+    cols = ['run_id', 'status', *DESIGN, 'seed', 'fold', *[k + s for k in HEADLINE for s in ('', '_lo', '_hi')], 'n_test', 'epochs', 'train_time_s', 'convergence_epoch', 'error']
     return pd.DataFrame(rows, columns=cols)
 
 # %% ../nbs/07a_report.ipynb #b2542639
@@ -63,15 +65,16 @@ def _seeds_cell(v)->str:
     return f'{v.mean():.3f} ± {v.std(ddof=1):.3f} [{v.mean() - h:.3f}, {v.mean() + h:.3f}]'
 
 def paper_table(results:pd.DataFrame, metrics=('accuracy', 'auc_macro', 'precision_macro', 'recall_macro', 'f1_macro'))->pd.DataFrame:
-    "Per design: seeds and each metric as 'value [CI]' (one seed) or 'mean ± sd [CI of the mean]' (several)"
+    "Per design: seeds (and folds) and each metric as 'value [CI]' (one run) or 'mean ± sd [CI of the mean]' (several seeds or folds)"
     done = results[results.status == 'done']
+    folds = 'fold' in done and done.fold.notna().any()
     rows = []
     for key, g in done.groupby(list(DESIGN), sort=False, dropna=False):
-        r = dict(zip(DESIGN, key), seeds=len(g))
+        r = dict(zip(DESIGN, key), seeds=g.seed.nunique() if g.seed.notna().any() else len(g), **({'folds': g.fold.nunique()} if folds else {}))
         for k in metrics:
             r[k] = _cell(*g.iloc[0][[k, k + '_lo', k + '_hi']].astype(float)) if len(g) == 1 else _seeds_cell(g[k])
         rows.append(r)
-    t = pd.DataFrame(rows, columns=[*DESIGN, 'seeds', *metrics])
+    t = pd.DataFrame(rows, columns=[*DESIGN, 'seeds', *(['folds'] if folds else []), *metrics])
     return t.drop(columns=[c for c in ('preprocessing', 'recipe', 'fraction') if t[c].nunique() <= 1 and c != 'recipe'] if len(t) else [])
 
 # %% ../nbs/07a_report.ipynb #a6cc8eae
@@ -116,16 +119,36 @@ def _audit_md(study_dir:Path)->list:
             ('duplicate groups (images in them)', f"{s.get('duplicate_groups')} ({s.get('duplicated_images')})"),
             ('official test images with a copy in training', f"{s.get('test_leaks')} of {s.get('n_test')}"),
             ('… by class', s.get('test_leaks_by_class') or '–'), ('cross-source duplicates', s.get('cross_source_duplicates')),
-            ('label conflicts', s.get('label_conflicts')), ('possible shortcuts', '; '.join(map(str, s.get('shortcuts') or [])) or 'none')]
+            ('label conflicts', s.get('label_conflicts')), ('possible shortcuts', '; '.join(map(str, s.get('shortcuts') or [])) or 'none'),
+            *_patient_rows(s)]
     return [f"Data: {', '.join(map(str, s.get('roots', [])))}", '', _md(pd.DataFrame(rows, columns=['audit', 'value'])), '',
-            'The runs use a split in which no duplicate group spans train, validation and test (unless the study says `split: official` / `random`).']
+            'The runs use a split in which no group (copies of an image, and the images of one patient where patients are known) spans train, '
+            'validation and test (unless the study says `split: official` / `random`).']
+
+def _patient_rows(s:dict)->list:
+    "Audit rows on patients: sources, patient-level test leakage, reference coverage"
+    if not s.get('n_patients'): return [('patients', 'none known: groups are image duplicates only')]
+    rows = [('patients (images with one; sources)', f"{s['n_patients']} ({s['images_with_patient']}; {', '.join(f'{k} {v}' for k, v in s['patient_sources'].items())})"),
+            ('groups a split keeps apart (duplicates ∪ patients)', s.get('groups')),
+            ('official test images whose patient has training images', f"{s['patient_test_leaks']} of {s['n_test']} ({s['patient_test_leak_patients']} of {s['test_patients']} test patients)"),
+            ('… by class', s.get('patient_test_leaks_by_class') or '–'), ('… by source', s.get('patient_test_leaks_by_source') or '–')]
+    if k := s.get('link'):
+        rows += [('linked to reference', f"{k['linked']} of {k['n_images']} images to {k['reference']} ({k['n_reference']} images, {k['reference_patients']} patients; corr ≥ {k['min_corr']})"),
+                 ('… by class (linked/images)', ', '.join(f'{c} {a}/{b}' for c, (a, b) in k['linked_by_class'].items())),
+                 ('… ambiguous links, label conflicts', f"{k['ambiguous']}, {k['label_conflicts']}")]
+    return rows
 
 def _split_md(run_dirs:list)->list:
     if not run_dirs: return []
     cfg = yaml.safe_load((run_dirs[0] / 'config.yaml').read_text()) or {}
-    n, dc = (cfg.get('data_summary') or {}).get('n', {}), cfg.get('data') or {}
-    return [f"Split `{dc.get('split')}` (seed {dc.get('split_seed')}), {dc.get('image_size')} px ({dc.get('resize')}): "
-            + ', '.join(f'{k} {v}' for k, v in n.items()) + f"; classes: {', '.join(map(str, cfg.get('classes', [])))}."]
+    ds, dc = cfg.get('data_summary') or {}, cfg.get('data') or {}
+    n, groups = ds.get('n', {}), ds.get('groups') or {}
+    fold = f", {dc.get('n_folds')} folds (first run: fold {dc.get('fold')})" if dc.get('split') == 'kfold' else ''
+    line = (f"Split `{dc.get('split')}` (seed {dc.get('split_seed')}{fold}), {dc.get('image_size')} px ({dc.get('resize')}): "
+            + ', '.join(f'{k} {v}' for k, v in n.items()) + f"; classes: {', '.join(map(str, cfg.get('classes', [])))}.")
+    if groups: line += (f" Groups from {', '.join(groups.get('sources', []))}: {groups.get('n_groups')} groups, {groups.get('n_patients')} patients; "
+                        f"groups spanning two subsets: {ds.get('leaking_groups')}, patients: {ds.get('leaking_patients')}.")
+    return [line]
 
 def _weights_md(results:pd.DataFrame, note:str)->list:
     out = [f'> **Note:** {note}', ''] if note else []
@@ -183,7 +206,7 @@ def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
     md += [f"{(results.status == 'done').sum()} runs finished, {(results.status == 'failed').sum()} failed. "
            'Every number is on the held-out test set; one row per run in [`results.csv`](results.csv).', '']
     md += ['## Data audit', '', *_audit_md(sd), '', *_split_md(done), '']
-    md += ['## Results', '', 'One row per design. One seed: value [bootstrap 95 % CI]; several seeds: mean ± sd [95 % CI of the mean over seeds]. '
+    md += ['## Results', '', 'One row per design. One seed: value [bootstrap 95 % CI]; several seeds or folds: mean ± sd [95 % CI of the mean over runs]. '
            'Precision, recall and F1 are macro averages over the classes.', '', _md(paper_table(results)), '']
     if 'forest_accuracy' in files: md += [' '.join(_img(Path(files[k]), sd, 48) for k in ('forest_accuracy', 'forest_auc_macro') if k in files), '']
     if failures:

@@ -6,14 +6,19 @@ Docs: https://radtl.github.io/radtl/splits.html.md"""
 
 # %% ../nbs/01c_splits.ipynb #0bba8fc1
 from __future__ import annotations
+from dataclasses import dataclass
+from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.utils.class_weight import compute_class_weight
 from .core import RadtlError
+from .data import scan, usable, assign_patients
+from .audit import audit, Audit
 
 # %% auto #0
-__all__ = ['SPLIT_POLICIES', 'group_split', 'official_split', 'random_split', 'make_splits', 'leaking_groups', 'split_table',
-           'nested_fractions', 'class_weights']
+__all__ = ['SPLIT_POLICIES', 'SPLIT_FIELDS', 'group_split', 'official_split', 'random_split', 'kfold_split', 'make_splits',
+           'leaking_groups', 'patient_leaks', 'leaking_patients', 'split_table', 'nested_fractions', 'class_weights',
+           'DataSplit', 'split_args', 'split_data', 'split_frame']
 
 # %% ../nbs/01c_splits.ipynb #28766c0c
 def _group_fold(df:pd.DataFrame, frac:float, seed:int)->np.ndarray:
@@ -57,14 +62,30 @@ def random_split(images:pd.DataFrame, val:float=0.15, test:float=0.15, seed:int=
         out.loc[idx[:n_te], 'subset'] = 'test'; out.loc[idx[n_te:n_te + n_va], 'subset'] = 'val'
     return out
 
-# %% ../nbs/01c_splits.ipynb #82441abf
-SPLIT_POLICIES = ('group', 'official', 'random')
+# %% ../nbs/01c_splits.ipynb #6e642187
+def kfold_split(images:pd.DataFrame, n_folds:int=5, fold:int=0, val:float=0.15, seed:int=0)->pd.DataFrame:
+    "Add `fold` (each image's stratified, group-aware fold of `n_folds`) and `subset`: fold `fold` is test, `val` carved group-aware from the others"
+    if not (isinstance(n_folds, int) and n_folds >= 2): raise RadtlError(f'n_folds must be an integer ≥ 2, not {n_folds!r}')
+    if not (isinstance(fold, int) and 0 <= fold < n_folds): raise RadtlError(f'fold must be one of 0..{n_folds - 1}, not {fold!r}')
+    if images.group.nunique() < n_folds: raise RadtlError(f'only {images.group.nunique()} groups: too few for {n_folds} folds')
+    out = images.copy(); out['fold'] = -1
+    cv = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for k, (_, idx) in enumerate(cv.split(np.zeros(len(out)), out.label, out.group)): out.iloc[idx, out.columns.get_loc('fold')] = k
+    out['subset'] = np.where(out.fold == fold, 'test', 'train')
+    rest = out[out.fold != fold]
+    out.loc[rest.index[_group_fold(rest, val * n_folds / (n_folds - 1), seed + 1)], 'subset'] = 'val'
+    return out
 
-def make_splits(images:pd.DataFrame, policy:str='group', clean_test:bool=True, val:float=0.15, test:float=0.15, seed:int=0)->pd.DataFrame:
-    "Add `subset` to `images` by `policy`: 'group', 'official' (clean test unless `clean_test=False`) or 'random'"
+# %% ../nbs/01c_splits.ipynb #82441abf
+SPLIT_POLICIES = ('group', 'official', 'kfold', 'random')
+
+def make_splits(images:pd.DataFrame, policy:str='group', clean_test:bool=True, val:float=0.15, test:float=0.15, seed:int=0,
+                n_folds:int=5, fold:int=0)->pd.DataFrame:
+    "Add `subset` to `images` by `policy`: 'group', 'official' (clean test unless `clean_test=False`), 'kfold' (fold `fold` of `n_folds`) or 'random'"
     if 'group' not in images: raise RadtlError('images need a duplicate `group` column: pass the `images` of radtl.audit.audit(catalog)')
     if policy == 'group': return group_split(images, val, test, seed)
     if policy == 'official': return official_split(images, clean_test, val, seed)
+    if policy == 'kfold': return kfold_split(images, n_folds, fold, val, seed)
     if policy == 'random': return random_split(images, val, test, seed)
     raise RadtlError(f'unknown split policy {policy!r}; choose one of {", ".join(SPLIT_POLICIES)}')
 
@@ -72,6 +93,18 @@ def leaking_groups(df:pd.DataFrame)->int:
     "Number of duplicate groups with members in more than one of train/val/test"
     used = df[df.subset.isin(['train', 'val', 'test'])]
     return int((used.groupby('group').subset.nunique() > 1).sum())
+
+def patient_leaks(df:pd.DataFrame)->int:
+    "Test images whose patient has an image in train or val: the number a patient-level split must keep at zero"
+    if 'patient' not in df: return 0
+    seen = set(df.patient[df.subset.isin(['train', 'val']) & df.patient.notna()])
+    return int(((df.subset == 'test') & df.patient.notna() & df.patient.isin(seen)).sum())
+
+def leaking_patients(df:pd.DataFrame)->int:
+    "Number of patients with images in more than one of train/val/test"
+    if 'patient' not in df: return 0
+    used = df[df.subset.isin(['train', 'val', 'test']) & df.patient.notna()]
+    return int((used.groupby('patient').subset.nunique() > 1).sum())
 
 def split_table(df:pd.DataFrame)->pd.DataFrame:
     "Images per class and subset"
@@ -91,3 +124,53 @@ def class_weights(labels, classes)->dict:
     present = [c for c in classes if (labels == c).any()]
     w = compute_class_weight('balanced', classes=np.array(present), y=labels)
     return {classes.index(c): float(x) for c, x in zip(present, w)}
+
+# %% ../nbs/01c_splits.ipynb #fe714cda
+SPLIT_FIELDS = ('roots', 'split', 'clean_test', 'val', 'test', 'split_seed', 'n_folds', 'fold', 'fraction', 'aliases',
+                'patients', 'patient_pattern', 'reference', 'reference_patients')
+
+@dataclass
+class DataSplit:
+    "The split of a data config: `images` with `subset` (and `fold`), the `audit` behind it, and where its `groups` came from"
+    images: pd.DataFrame
+    audit: Audit
+    groups: dict
+
+def split_args(dc)->dict:
+    "The arguments of `split_data` that a `DataConfig` (or any object with those fields) sets"
+    return {k: getattr(dc, k) for k in SPLIT_FIELDS if hasattr(dc, k)}
+
+def _groups_record(info:dict, s:dict, reference_patients)->dict:
+    "Where the groups came from: duplicates, then each patient source with what it matched"
+    rec = dict(sources=['image duplicates', *s['patient_sources']], n_groups=s['groups'], n_patients=s['n_patients'],
+               images_with_patient=s['images_with_patient'], **{k: v for k, v in info.items() if k != 'dicom'})
+    if 'link' in s:
+        rec['reference'] = {k: s['link'][k] for k in ('reference', 'n_reference', 'reference_patients', 'min_corr', 'linked', 'linked_patients', 'ambiguous', 'label_conflicts')}
+        rec['reference']['patients_table'] = None if reference_patients is None else str(reference_patients)
+    return rec
+
+# %% ../nbs/01c_splits.ipynb #ab1d1d4f
+def split_data(roots, # image folders
+               split:str='group', clean_test:bool=True, val:float=0.15, test:float=0.15, split_seed:int=0, # as in `make_splits`
+               n_folds:int=5, fold:int=0, # with split='kfold'
+               fraction:float=1.0, # share of the training images used (nested, stratified); the rest is `unused`
+               aliases:dict|None=None, # extra class-name aliases
+               patients=None, patient_pattern:str|None=None, # patient table (CSV) and file-name pattern (`radtl.data.assign_patients`)
+               reference=None, reference_patients=None, # reference set whose patients linked images inherit (`radtl.audit.load_reference`)
+               cache_dir=None, progress:bool=False)->DataSplit:
+    "Scan, add patients, audit and split `roots`: the one split runs, pretraining and `radtl split` use"
+    roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
+    cat = scan(*roots, aliases=aliases, progress=progress, verbose=False)
+    if not len(usable(cat)): raise RadtlError(f'no usable labelled images under {", ".join(map(str, roots))}')
+    cat, info = assign_patients(cat, roots, patients, patient_pattern)
+    a = audit(cat, cache_dir=cache_dir, progress=progress, reference=reference, reference_patients=reference_patients)
+    sp = make_splits(a.images, split, clean_test, val, test, split_seed, n_folds, fold)
+    if fraction < 1:
+        train = sp[sp.subset == 'train']
+        sp.loc[train.index.difference(nested_fractions(train, (fraction,), split_seed)[fraction]), 'subset'] = 'unused'
+    return DataSplit(sp, a, _groups_record(info, a.summary, reference_patients))
+
+def split_frame(ds:DataSplit)->pd.DataFrame:
+    "The split as a table: path, label, subset, group, patient (and fold, official split, source, duplicate group, patient source)"
+    cols = ['path', 'label', 'subset', 'group', 'patient', *(['fold'] if 'fold' in ds.images else []), 'split', 'source', 'dup_group', 'patient_from']
+    return ds.images[cols].reset_index(drop=True)

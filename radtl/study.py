@@ -28,22 +28,37 @@ def _as_list(v)->list: return list(v) if isinstance(v, (list, tuple)) else [v]
 # %% ../nbs/07_study.ipynb #f6c1e40a
 def _data_keys():
     from radtl.train import DataConfig
-    return tuple(f.name for f in fields(DataConfig) if f.name != 'fraction') + ('fractions',)
+    return tuple(f.name for f in fields(DataConfig) if f.name not in ('fraction', 'fold')) + ('fractions', 'folds')
+
+_DATA_PATHS = ('patients', 'reference', 'reference_patients')   # resolved like roots
+
+def _folds(d:dict, where:str)->list:
+    "The folds a data section runs: all of `n_folds` by default with split kfold, else [0]"
+    fo, n = d.pop('folds', None), d.get('n_folds', 5)
+    if d.get('split') != 'kfold':
+        if fo is not None: raise RadtlError(f"{where}.folds: folds apply to split: kfold (this section's split is {d.get('split', 'group')!r})")
+        return [0]
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2: raise RadtlError(f'{where}.n_folds: an integer ≥ 2 expected, got {n!r}')
+    fo = list(range(n)) if fo is None else _as_list(fo)
+    if not fo or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < n for k in fo): raise RadtlError(f'{where}.folds: integers in 0..{n - 1} expected, got {fo!r}')
+    return fo
 
 def _resolve(p, base:Path|None)->str:
     p = Path(os.path.expanduser(str(p)))
     return str(p if p.is_absolute() or base is None else (base / p))
 
 def _data_section(d, where:str, base:Path|None)->dict:
-    "A checked data section (the given keys, converted) with roots resolved against `base` and `fractions` a list of shares"
+    "A checked data section (the given keys, converted) with paths resolved against `base`, `fractions` a list of shares and `folds` a list of folds"
     from radtl.train import DataConfig
     d = check_keys(d, _data_keys(), where)
     if not d.get('roots'): raise RadtlError(f'{where}.roots: give at least one image folder')
     d['roots'] = [_resolve(r, base) for r in field_value(DataConfig, 'roots', d['roots'], f'{where}.roots')]
-    fr = d.pop('fractions', None)
+    d.update({k: _resolve(d[k], base) if isinstance(d[k], (str, Path)) else [_resolve(r, base) for r in d[k]] for k in _DATA_PATHS if d.get(k) is not None})
+    fo, fr = d.pop('folds', None), d.pop('fractions', None)
     fractions = [field_value(DataConfig, 'fraction', f, f'{where}.fractions[{i}]') for i, f in enumerate([1.0] if fr is None else _as_list(fr))]
     dc = config_from(DataConfig, d, where)
-    return {**{k: getattr(dc, k) for k in d}, 'fractions': fractions}
+    out = {k: getattr(dc, k) for k in d}
+    return {**out, 'fractions': fractions, 'folds': _folds({**out, 'folds': fo}, where)}
 
 # %% ../nbs/07_study.ipynb #7f04f190
 def _check_model(backbone, weights, prep, where:str):
@@ -72,7 +87,7 @@ class Study:
     "A checked study: data, models, recipes, seeds, run options and output folder"
     name: str
     out: Path
-    data: dict                      # DataConfig fields, with `fractions` a list
+    data: dict                      # DataConfig fields, with `fractions` and `folds` lists
     models: list                    # (backbone, weights, preprocessing) triples
     recipes: list                   # recipe names or dicts
     seeds: list
@@ -84,13 +99,13 @@ class Study:
     def runs(self)->list:
         "Every RunConfig of the grid, sorted by run id (each id once)"
         from radtl.train import RunConfig
-        data = {k: v for k, v in self.data.items() if k != 'fractions'}
+        data = {k: v for k, v in self.data.items() if k not in ('fractions', 'folds')}
         out = {}
-        for (b, w, p), r, f, s in itertools.product(self.models, self.recipes, self.data['fractions'], self.seeds):
+        for (b, w, p), r, f, s, k in itertools.product(self.models, self.recipes, self.data['fractions'], self.seeds, self.data.get('folds', [0])):
             rec = get_recipe(r)
             if rec.init == 'random': w, p = None, None   # the recipe ignores them: one run for every weights source
             inter = self.intermediate if rec.uses_intermediate else None
-            cfg = RunConfig(data=dict(data, fraction=f), backbone=b, weights=w, preprocessing=p, recipe=r, seed=s,
+            cfg = RunConfig(data=dict(data, fraction=f, fold=k), backbone=b, weights=w, preprocessing=p, recipe=r, seed=s,
                             intermediate=dict(inter) if inter else None, **self.run)
             out.setdefault(cfg.run_id, cfg)
         return [out[k] for k in sorted(out)]
@@ -145,6 +160,7 @@ def load_study(src, # a YAML file, YAML text or a dict
     if d.get('intermediate'):
         inter = _data_section(d['intermediate'], 'intermediate', base)
         if inter.pop('fractions') != [1.0]: raise RadtlError('intermediate: fractions apply to the target data only')
+        if inter.pop('folds') != [0]: raise RadtlError('intermediate: folds apply to the target data only')
         st.intermediate = inter
     try: st.runs()
     except RadtlError as e: raise RadtlError(f'{where}: {e}')
@@ -179,13 +195,13 @@ def run_status(run_dir, stale_s:float=300)->str:
     return 'partial' if d.with_name(d.name + '.partial').exists() else 'todo'
 
 def study_table(study:Study, configs:list|None=None):
-    "One row per run: id, design, seed and status"
+    "One row per run: id, design, seed, fold (k-fold splits) and status"
     import pandas as pd
     cfgs = study.runs() if configs is None else configs
     return pd.DataFrame([dict(run_id=c.run_id, backbone=c.backbone, weights=c.effective_weights or 'random',
                               preprocessing=c.preprocessing or 'default', recipe=c.recipe_obj.name, fraction=c.data.fraction,
-                              seed=c.seed, status=run_status(study.run_dir(c))) for c in cfgs],
-                        columns=['run_id', 'backbone', 'weights', 'preprocessing', 'recipe', 'fraction', 'seed', 'status'])
+                              seed=c.seed, fold=c.data.fold if c.data.split == 'kfold' else None, status=run_status(study.run_dir(c))) for c in cfgs],
+                        columns=['run_id', 'backbone', 'weights', 'preprocessing', 'recipe', 'fraction', 'seed', 'fold', 'status'])
 
 # %% ../nbs/07_study.ipynb #e79cfc2d
 def _data_key(dc)->str:
@@ -197,15 +213,13 @@ def _files_line(st, a:dict)->str:
     return f"study {st.name}: data: {a.get('n_images')} files, {a.get('n_usable')} usable labelled images; {left_out_line(a.get('errors') or {})}"
 
 def write_audit(study:Study, cache_dir=None, progress:bool=False)->Path:
-    "Audit the study's data into `<out>/audit.json` unless it is there already"
+    "Audit the study's data (with its patients and reference, as its runs see them) into `<out>/audit.json` unless it is there already"
     path = study.out / 'audit.json'
     if path.exists(): return path
-    from radtl.data import scan, usable
-    from radtl.audit import audit
-    cat = scan(*study.data['roots'], aliases=study.data.get('aliases') or {}, progress=progress, verbose=False)
-    if not len(usable(cat)): raise RadtlError(f"no usable labelled images under {', '.join(study.data['roots'])}")
-    a = audit(cat, cache_dir=cache_dir, progress=progress)
-    write_json_atomic(path, dict(a.summary, roots=study.data['roots']))
+    from radtl.splits import split_data, SPLIT_FIELDS
+    args = {k: v for k, v in study.data.items() if k in SPLIT_FIELDS and k not in ('fraction', 'fold')}
+    ds = split_data(**args, cache_dir=cache_dir, progress=progress)
+    write_json_atomic(path, dict(ds.audit.summary, roots=study.data['roots'], group_record=ds.groups))
     return path
 
 # %% ../nbs/07_study.ipynb #6de2fdb3

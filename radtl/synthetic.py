@@ -13,7 +13,8 @@ from PIL import Image
 from .core import RadtlError, write_text_atomic
 
 # %% auto #0
-__all__ = ['CLASSES', 'CLASS_FRACTIONS', 'draw_slice', 'synthetic_brain_mri']
+__all__ = ['CLASSES', 'CLASS_FRACTIONS', 'FIGSHARE_CODES', 'patient_anatomy', 'draw_slice', 'synthetic_brain_mri',
+           'synthetic_patients', 'write_figshare_mat']
 
 # %% ../nbs/01a_synthetic.ipynb #dbd9382f
 CLASSES = ('glioma_tumor', 'meningioma_tumor', 'no_tumor', 'pituitary_tumor')  # Kaggle folder names, normalised by the catalog
@@ -31,10 +32,14 @@ def _ellipse_r(x, y, cx, cy, ax, ay, angle):
     return np.sqrt((u / ax) ** 2 + (v / ay) ** 2)
 
 # %% ../nbs/01a_synthetic.ipynb #80a79b02
-def _head(rng, size:int):
-    "A blank axial slice (skull, parenchyma, ventricles) and its geometry"
+def _geometry(rng)->dict:
+    "Centre, half-axes and tilt of a random head, in [-1,1] coordinates"
+    return dict(cx=rng.uniform(-.06, .06), cy=rng.uniform(-.06, .06), ax=rng.uniform(.68, .8), ay=rng.uniform(.8, .92), angle=rng.uniform(-.25, .25))
+
+def _head(rng, size:int, g:dict|None=None):
+    "A blank axial slice (skull, parenchyma, ventricles) and its geometry (`g`: a given one, e.g. a patient's)"
     y, x = np.mgrid[-1:1:size * 1j, -1:1:size * 1j].astype(np.float32)
-    g = dict(cx=rng.uniform(-.06, .06), cy=rng.uniform(-.06, .06), ax=rng.uniform(.68, .8), ay=rng.uniform(.8, .92), angle=rng.uniform(-.25, .25))
+    g = _geometry(rng) if g is None else g
     r = _ellipse_r(x, y, g['cx'], g['cy'], g['ax'], g['ay'], g['angle'])
     img = np.where((r > 1.0) & (r < 1.09), rng.uniform(.75, .95), 0).astype(np.float32)   # skull ring
     tex = _smooth_noise(rng, size, 12) * .25 + _smooth_noise(rng, size, 40) * .12
@@ -69,10 +74,25 @@ def _draw_lesion(rng, img, x, y, size, lesion):
     return np.where(d < 1, rng.uniform(.82, .98), img)
 
 # %% ../nbs/01a_synthetic.ipynb #8e2ece25
-def draw_slice(rng:np.random.Generator, cls:str, size:int=128)->tuple:
+def patient_anatomy(rng:np.random.Generator, cls:str)->dict:
+    "One patient's head geometry and lesion of class `cls`, shared by all the patient's slices"
+    g = _geometry(rng)
+    return dict(g=g, lesion=_lesion(rng, cls, g))
+
+def _slice_of(patient:dict, z:float)->tuple:
+    "Geometry and lesion of `patient`'s slice at height `z` in [-1, 1]: head and lesion narrow away from z=0"
+    s, les = np.sqrt(1 - .3 * z * z), patient['lesion']
+    g = dict(patient['g'], ax=patient['g']['ax'] * s, ay=patient['g']['ay'] * s)
+    return g, None if les is None else (les[0], les[1], les[2] * np.sqrt(max(1 - z * z, .25)), les[3])
+
+def draw_slice(rng:np.random.Generator, cls:str, size:int=128,
+               patient:dict|None=None, # a `patient_anatomy`: draw one of this patient's slices (texture, contrast and noise still vary)
+               z:float=0., # with `patient`: the slice's height in [-1, 1]
+              )->tuple:
     "One synthetic slice of class `cls` as uint8 (size,size), and its lesion (cx, cy, r) in pixels or None"
-    img, x, y, r, g = _head(rng, size)
-    lesion = _lesion(rng, cls, g)
+    g, lesion = (None, None) if patient is None else _slice_of(patient, z)
+    img, x, y, r, g = _head(rng, size, g)
+    if patient is None: lesion = _lesion(rng, cls, g)
     if lesion: img = _draw_lesion(rng, img, x, y, size, lesion)
     img = np.clip(img, 0, 1) ** rng.uniform(.8, 1.25) * rng.uniform(.85, 1.05)
     img = img + rng.normal(0, rng.uniform(.01, .04), img.shape)
@@ -134,3 +154,54 @@ def synthetic_brain_mri(out, # folder to write (created)
     pd.DataFrame(planted).to_csv(base / 'planted_duplicates.csv', index=False)
     write_text_atomic(base / 'lesions.csv', pd.DataFrame(rows).drop(columns='planted', errors='ignore').to_csv(index=False))
     return out
+
+# %% ../nbs/01a_synthetic.ipynb #a4d0aacd
+def synthetic_patients(out, # folder to write (created)
+                       n_patients:int=40, # patients, each of one class (drawn with `CLASS_FRACTIONS`)
+                       slices:tuple=(3, 6), # fewest and most slices per patient
+                       test_frac:float=0.25, # chance of each slice to be filed under Testing/ (so patients span both, as in the Kaggle sets)
+                       size:int=64, # side in pixels
+                       seed:int=0, # everything is deterministic in the seed
+                       overwrite:bool=False, # rewrite an existing set
+                      )->Path:
+    "Write patients with several slices each to `out`/images (returned), named `P007_03.jpg`, with `patients.csv` (file, patient, label, split, z) beside it"
+    base = Path(out); out = base / 'images'
+    if (base / 'patients.csv').exists() and not overwrite: return out
+    if base.exists() and overwrite: shutil.rmtree(base)
+    rng, rows = np.random.default_rng(seed), []
+    for p in range(n_patients):
+        cls = CLASSES[rng.choice(len(CLASSES), p=CLASS_FRACTIONS)]
+        anatomy = patient_anatomy(rng, cls)
+        for k, z in enumerate(np.sort(rng.uniform(-.8, .8, int(rng.integers(slices[0], slices[1] + 1))))):
+            split = 'Testing' if rng.random() < test_frac else 'Training'
+            rel = f'{split}/{cls}/P{p:03d}_{k:02d}.jpg'
+            _save(draw_slice(rng, cls, size, anatomy, z)[0], out / rel, int(rng.integers(88, 96)))
+            rows.append(dict(file=rel, patient=f'P{p:03d}', label=cls, split=split, z=round(float(z), 3)))
+    write_text_atomic(base / 'patients.csv', pd.DataFrame(rows).to_csv(index=False))
+    return out
+
+# %% ../nbs/01a_synthetic.ipynb #14b24f4c
+FIGSHARE_CODES = {'meningioma': 1, 'glioma': 2, 'pituitary': 3}
+
+def _matlab_header()->bytes:
+    "The 128 bytes MATLAB writes at the start of a v7.3 file's 512-byte user block"
+    text = b'MATLAB 7.3 MAT-file, Platform: GLNXA64, Created by: radtl.synthetic HDF5 schema 1.00 .'
+    return text.ljust(116) + bytes(8) + b'\x00\x02' + b'IM'
+
+def write_figshare_mat(path, # the .mat file to write
+                       image:np.ndarray, # the slice (H, W), stored as int16
+                       label:str, # 'meningioma', 'glioma' or 'pituitary'
+                       patient:str, # patient ID (the `PID` field)
+                      )->Path:
+    "Write one slice in the layout of the figshare brain-tumour set: MATLAB v7.3 (HDF5), struct `cjdata`"
+    import h5py
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    a = np.asarray(image)
+    with h5py.File(path, 'w', userblock_size=512) as f:
+        cj = f.create_group('cjdata'); cj.attrs['MATLAB_class'] = np.bytes_('struct')
+        for name, v, cls in (('image', a.astype(np.int16).T, 'int16'), ('label', np.array([[float(FIGSHARE_CODES[label])]]), 'double'),
+                             ('PID', np.array([[ord(c)] for c in patient], np.uint16), 'char'), ('tumorBorder', np.zeros((1, 8)), 'double'),
+                             ('tumorMask', (a > np.percentile(a, 99)).T.astype(np.uint8), 'logical')):
+            cj.create_dataset(name, data=v).attrs['MATLAB_class'] = np.bytes_(cls)
+    with open(path, 'r+b') as f: f.write(_matlab_header())
+    return path

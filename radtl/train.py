@@ -16,9 +16,8 @@ from .core import (RadtlError, say as _say, seed_everything, library_versions, s
                         write_text_atomic, write_csv_atomic, atomic_path, save_weights_atomic, claimed_folder, default_cache_dir)
 from .config import option, check_fields, config_from
 from .recipe import Recipe, Phase, get_recipe
-from .data import scan, usable, error_counts, left_out_line
-from .audit import audit
-from .splits import SPLIT_POLICIES, make_splits, nested_fractions, class_weights, leaking_groups
+from .data import usable, error_counts, left_out_line
+from .splits import SPLIT_POLICIES, split_data, split_args, class_weights, leaking_groups, leaking_patients, patient_leaks
 from .cache import RESIZE_POLICIES, build_cache, ImageCache
 from .batches import CacheBatches
 from .backbones import PREPROCESSING_MODES, get_backbone, resolve_mode, resolve_weights
@@ -36,7 +35,7 @@ MAX_SEED = 10**6   # a run seeds each training stage with seed × 1000 + stage, 
 class DataConfig:
     "Which images, how they are split and how they are cached"
     roots: list[str]                                       # image folders (class folders, optionally under Training/Testing)
-    split: str = option('group', choices=SPLIT_POLICIES)   # 'group' (leakage-free), 'official' or 'random' (naive)
+    split: str = option('group', choices=SPLIT_POLICIES)   # 'group' (leakage-free), 'official', 'kfold' (patient-wise cross-validation) or 'random' (naive)
     clean_test: bool = True                                # with split='official': drop test images that have a copy in training
     val: float = option(0.15, gt=0, lt=1)                  # validation share (group/random; official: carved from Training)
     test: float = option(0.15, ge=0, lt=1)                 # test share (group/random)
@@ -45,6 +44,12 @@ class DataConfig:
     resize: str = option('stretch', choices=RESIZE_POLICIES)   # 'stretch', 'pad' or 'center_crop'
     fraction: float = option(1.0, gt=0, le=1)              # share of the training subset used (nested, stratified)
     aliases: dict[str, str] = option(factory=dict)         # extra class-name aliases
+    n_folds: int = option(5, ge=2, le=100)                 # with split='kfold': number of stratified, patient-wise folds
+    fold: int = option(0, ge=0, le=99)                     # with split='kfold': the fold tested on (a study runs every fold)
+    patients: str|None = None                              # patient table (CSV with a file and a patient column; radtl.data.read_patient_table)
+    patient_pattern: str|None = None                       # regex whose named group (?P<patient>...) finds the patient in each path relative to its root
+    reference: str|list|None = None                        # reference set carrying patients, inherited by linked images: folder(s) of figshare .mat files, or of images
+    reference_patients: str|None = None                    # the patient table (CSV) of a reference folder of images
 
     def __post_init__(self):
         check_fields(self)
@@ -119,7 +124,17 @@ class RunConfig:
         "Stable id: the same config always gets the same id"
         r = self.recipe_obj
         w = 'random' if self.effective_weights is None else Path(str(self.effective_weights)).stem if os.sep in str(self.effective_weights) else self.effective_weights
-        return f"{self.backbone}-{w}-{r.name}-s{self.seed}-{stable_hash(self.to_dict(), 8)}"
+        f = f'-f{self.data.fold}' if self.data.split == 'kfold' else ''
+        return f"{self.backbone}-{w}-{r.name}-s{self.seed}{f}-{stable_hash(_id_dict(self.to_dict()), 8)}"
+
+_UNSET_IF_NONE = ('patients', 'patient_pattern', 'reference', 'reference_patients')
+
+def _id_data(d:dict|None)->dict|None:
+    "A data section without the options that do not change it (folds outside k-fold, absent patient sources): ids of older runs stay valid"
+    if d is None: return None
+    return {k: v for k, v in d.items() if not (k in ('n_folds', 'fold') and d.get('split') != 'kfold') and not (k in _UNSET_IF_NONE and v is None)}
+
+def _id_dict(d:dict)->dict: return dict(d, data=_id_data(d['data']), intermediate=_id_data(d['intermediate']))
 
 # %% ../nbs/04b_train.ipynb #14af9949
 @dataclass
@@ -132,23 +147,21 @@ class PreparedData:
     summary: dict          # counts and audit numbers recorded in config.yaml
 
 def prepare_data(dc:DataConfig, cache_dir=None, progress:bool=False)->PreparedData:
-    "Scan, audit, split and cache the images of `dc`"
-    cat = scan(*dc.roots, aliases=dc.aliases, progress=progress, verbose=False)
-    if not len(usable(cat)): raise RadtlError(f'no usable labelled images under {dc.roots}')
-    a = audit(cat, cache_dir=cache_dir, progress=progress)
-    sp = make_splits(a.images, dc.split, dc.clean_test, dc.val, dc.test, dc.split_seed)
-    cache = build_cache(a.images, dc.image_size, dc.resize, cache_dir=cache_dir, progress=progress)
+    "Split the images of `dc` (`radtl.splits.split_data`: scan, patients, audit, policy) and cache them"
+    ds = split_data(**split_args(dc), cache_dir=cache_dir, progress=progress)
+    sp, s = ds.images, ds.audit.summary
+    cache = build_cache(ds.audit.images, dc.image_size, dc.resize, cache_dir=cache_dir, progress=progress)
     row = pd.Series(np.arange(len(cache)), index=pd.Index(cache.paths))
     rows = lambda mask: row[sp.path[mask]].to_numpy()
-    train = sp[sp.subset == 'train']
-    if dc.fraction < 1: train = train.loc[nested_fractions(train, (dc.fraction,), dc.split_seed)[dc.fraction]]
-    subsets = dict(train=row[train.path].to_numpy(), val=rows(sp.subset == 'val'), test=rows(sp.subset == 'test'),
+    subsets = dict(train=rows(sp.subset == 'train'), val=rows(sp.subset == 'val'), test=rows(sp.subset == 'test'),
                    leaked=rows((sp.subset == 'excluded') & (sp.split == 'test')))
-    used = sp[sp.path.isin(train.path) | sp.subset.isin(['val', 'test'])]
-    data_hash = stable_hash(sorted(zip(used.md5, used.label, used.subset.where(~used.path.isin(train.path), 'train'))))
-    files = dict(n=int(len(cat)), usable=int(len(usable(cat))), left_out=error_counts(cat))
-    summary = dict(files=files, n={k: int(len(v)) for k, v in subsets.items()}, leaking_groups=leaking_groups(sp),
-                   test_leaks_official=a.summary['test_leaks'], duplicate_groups=a.summary['duplicate_groups'], cache_key=cache.key)
+    used = sp[sp.subset.isin(['train', 'val', 'test'])]
+    data_hash = stable_hash(sorted(zip(used.md5, used.label, used.subset)))
+    files = dict(n=s['n_images'], usable=s['n_usable'], left_out=s['errors'])
+    summary = dict(files=files, n={k: int(len(v)) for k, v in subsets.items()}, leaking_groups=leaking_groups(sp), leaking_patients=leaking_patients(sp),
+                   patient_leaks=patient_leaks(sp), test_leaks_official=s['test_leaks'], patient_test_leaks_official=s['patient_test_leaks'],
+                   duplicate_groups=s['duplicate_groups'], groups=ds.groups, cache_key=cache.key)
+    if dc.split == 'kfold': summary['fold'] = dict(fold=dc.fold, n_folds=dc.n_folds)
     return PreparedData(cache, subsets, cache.classes, data_hash, summary)
 
 # %% ../nbs/04b_train.ipynb #2af92b24

@@ -20,3 +20,11 @@ def pytest_configure(config):
     "Register the `slow` (minutes on a CPU) and `gpu` (skips without a GPU) markers"
     config.addinivalue_line('markers', 'slow: trains models or builds every backbone; minutes on a CPU (deselect with -m "not slow")')
     config.addinivalue_line('markers', 'gpu: needs a GPU and skips without one (also marked slow; run with -m gpu)')
+
+WORK_DATA = Path(__file__).resolve().parents[2] / 'data'
+
+def real_data_at(var: str, default: Path) -> Path:
+    "Path from environment variable `var` (default `default`), or skip the test saying why"
+    p = Path(os.environ.get(var, default))
+    if not p.exists(): pytest.skip(f'real data not found at {p} (set {var})')
+    return p

@@ -105,7 +105,7 @@ def test_every_entry_accounted_for(odd_layout):
     assert kind['loop'] == 'symlink_loop' and kind['broken.png'] == 'broken_link' and kind['pipe.png'] == 'not_regular'
     assert kind['stray.png'] == kind['top.png'] == 'unlabelled'
     assert all(kind[f's{i}.png'] == 'nested' for i in range(3))
-    assert kind['nan.tif'] == 'non_finite' and kind['README'] == kind['scan.xyz'] == 'not_image'
+    assert kind['nan.tif'] == 'non_finite' and kind['scan.xyz'] == 'not_image' and kind['README'] == 'not_dicom'   # no extension: read as DICOM, if it is one
     assert kind[os.fsdecode(b'\xff\xfe-latin1.png')] is None and kind['n0.png'] is None and kind['n1.png'] is None
     u = usable(cat)
     assert sorted(u.label.unique()) == ['glioma', 'meningioma', 'notumor']              # no bogus class 'sub'
@@ -113,7 +113,7 @@ def test_every_entry_accounted_for(odd_layout):
     assert 'sub/' in cat.error[cat.path.str.endswith('s0.png')].iloc[0] and 'meningioma_tumor/' in cat.error[cat.path.str.endswith('s0.png')].iloc[0]
     assert len(usable(cat, labelled=False)) == len(u) + 5                                 # the unlabelled and nested images still decode
     counts = error_counts(cat)
-    assert counts == {'broken_link': 1, 'nested': 3, 'non_finite': 1, 'not_image': 2, 'not_regular': 1, 'symlink_loop': 1, 'unlabelled': 2}
+    assert counts == {'broken_link': 1, 'nested': 3, 'non_finite': 1, 'not_dicom': 1, 'not_image': 1, 'not_regular': 1, 'symlink_loop': 1, 'unlabelled': 2}
     assert left_out_line(counts).startswith('left out: 11 files (broken_link 1, nested 3')
 
 def test_nested_folder_does_not_distort_the_split(tmp_path):

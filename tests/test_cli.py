@@ -133,7 +133,7 @@ def bad_args(syn, tmp):
         (run + ['--batch-size', '0'], '--batch-size: an integer in [1, 65536] expected, got 0'),
         (run + ['--seed', 'abc'], "--seed: an integer in [0, 1000000] expected, got 'abc'"),
         (run + ['--fraction', '0'], '--fraction: a number in (0, 1] expected, got 0'),
-        (run + ['--split', 'kfold'], "--split: one of 'group', 'official', 'random' expected, got 'kfold'"),
+        (run + ['--split', 'patients'], "--split: one of 'group', 'official', 'kfold', 'random' expected, got 'patients'"),
         (run + ['--resize', 'crop'], "--resize: one of 'stretch', 'pad', 'center_crop' expected, got 'crop'"),
         (run + ['--backbone', 'resnet5'], "backbone: unknown backbone 'resnet5'"),
         (run + ['--weights', 'radimagenet'], "weights: smallcnn has no weights source 'radimagenet'"),
@@ -183,3 +183,53 @@ def test_bad_argument_through_the_console_script(syn, tmp_path):
     r = strict('run', '--data', syn)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and 'the following arguments are required: --out' in r.stderr, r.stderr
     assert not list(tmp_path.iterdir())
+@pytest.fixture(scope='module')
+def pat(tmp_path_factory):
+    from radtl.synthetic import synthetic_patients
+    return synthetic_patients(tmp_path_factory.mktemp('pat'), n_patients=30, size=48, seed=5)
+
+def test_split_writes_the_split_split_data_makes(pat, tmp_path):
+    import pandas as pd
+    from radtl.splits import split_data
+    r = radtl('split', pat, '--seed', 3, '--patient-pattern', r'(?P<patient>P\d+)_', '--out', tmp_path / 's.csv')
+    assert r.returncode == 0, r.stderr
+    s = pd.read_csv(tmp_path / 's.csv')
+    assert list(s.columns[:5]) == ['path', 'label', 'subset', 'group', 'patient'] and s.groupby('patient').subset.nunique().max() == 1
+    ds = split_data(pat, split_seed=3, patient_pattern=r'(?P<patient>P\d+)_', cache_dir=tmp_path / 'c')
+    assert s.set_index('path').subset.to_dict() == ds.images.set_index('path').subset.to_dict()
+    assert 'groups from image duplicates, pattern' in r.stdout and 'test images whose patient is in training: 0' in r.stdout
+    r = radtl('split', pat, '--policy', 'kfold', '--n-folds', 3, '--fold', 1, '--patients', pat.parent / 'patients.csv', '--out', tmp_path / 'k.csv')
+    assert r.returncode == 0, r.stderr
+    k = pd.read_csv(tmp_path / 'k.csv')
+    assert set(k.fold) == {0, 1, 2} and set(k[k.subset == 'test'].fold) == {1} and k.groupby('patient').fold.nunique().max() == 1
+
+def test_audit_links_to_a_reference(tmp_path):
+    import numpy as np, pandas as pd
+    from PIL import Image
+    from radtl.synthetic import draw_slice, write_figshare_mat
+    rng = np.random.default_rng(0)
+    for k in range(6):
+        img = draw_slice(rng, 'glioma_tumor', 96)[0]
+        write_figshare_mat(tmp_path / 'ref' / f'{k + 1}.mat', img.astype(np.int16), 'glioma', f'MR{k % 3}')   # 3 patients, 2 slices each
+        for split in (['Training', 'Testing'] if k == 0 else ['Training'] if k < 4 else []):
+            d = tmp_path / 'set' / split / 'glioma'; d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img[:, ::-1]).resize((80, 80)).save(d / f'{k}.jpg', quality=70)
+    (tmp_path / 'set' / 'Testing' / 'glioma' / 'x.jpg').write_bytes((tmp_path / 'set' / 'Training' / 'glioma' / '1.jpg').read_bytes())
+    Image.fromarray(draw_slice(rng, 'glioma_tumor', 96)[0]).save(tmp_path / 'set' / 'Testing' / 'glioma' / 'new.jpg')
+    r = radtl('audit', tmp_path / 'set', '--reference', tmp_path / 'ref', '--json', tmp_path / 'a.json', '--links', tmp_path / 'l.csv')
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / 'a.json').read_text())
+    assert s['link']['linked'] == 6 and s['link']['linked_by_class'] == {'glioma': [6, 7]} and s['n_patients'] == 3
+    assert (s['test_leaks'], s['patient_test_leaks'], s['patient_test_leaks_by_class']) == (2, 2, {'glioma': 2})
+    assert 'patient-level test leakage: 2 of 3' in r.stdout and 'reference' in r.stdout
+    assert pd.read_csv(tmp_path / 'l.csv').ref_patient.notna().sum() == 6
+
+@pytest.mark.parametrize('flags, msg', [(['--patient-pattern', '(?P<patient>[0-9'], 'not a valid regular expression'),
+                                        (['--patient-pattern', r'\d+'], 'named group'),
+                                        (['--reference', 'nowhere'], '--reference nowhere: not a folder'),
+                                        (['--patients', 'none.csv'], '--patients none.csv: no such file')])
+def test_bad_patient_flags_exit_2_with_one_line(syn, tmp_path, flags, msg):
+    for cmd in (['split', syn, '--out', tmp_path / 's.csv'], ['audit', syn]):
+        r = radtl(*cmd, *flags, cwd=tmp_path)
+        assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, (cmd, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -81,7 +81,7 @@ def test_sharded_study_end_to_end(syn, tmp_path):
     (dict(recipes=['three-phase']), 'recipes[0]: unknown recipe'),
     (dict(data=dict(roots=['x'], image_size=0)), 'data.image_size: an integer in [8, 2048] expected, got 0'),
     (dict(data=dict(roots=['x'], image_size=16)), 'data.image_size: resnet50 needs images of at least 32 px, got 16'),
-    (dict(data=dict(roots=['x'], split='kfold')), "data.split: one of 'group', 'official', 'random' expected, got 'kfold'"),
+    (dict(data=dict(roots=['x'], split='patients')), "data.split: one of 'group', 'official', 'kfold', 'random' expected, got 'patients'"),
     (dict(data='/path'), "data: a mapping (key: value) expected, got '/path'"),
     (dict(run=dict(epochs_scale='0.02x')), "run.epochs_scale: a number in (0, 100] expected, got '0.02x'"),
     (dict(run=dict(batch_size=0)), 'run.batch_size: an integer in [1, 65536] expected, got 0'),
@@ -128,3 +128,26 @@ def test_study_prints_and_reports_files_left_out(syn, tmp_path):
     assert _files_line(st, a).endswith('left out: 2 files (not_image 1, unlabelled 1)')
     from radtl.report import _audit_md
     assert '| … by kind | not_image 1, unlabelled 1 |' in '\n'.join(_audit_md(st.out))
+def test_kfold_study_runs_every_fold_and_reports_over_folds(tmp_path):
+    from radtl.synthetic import synthetic_patients
+    from radtl.study import run_study
+    root = synthetic_patients(tmp_path / 'pat', n_patients=36, size=32, seed=4)
+    d = dict(name='cv', out=str(tmp_path / 'out'), data=dict(roots=[str(root)], image_size=32, split='kfold', n_folds=3, patient_pattern=r'(?P<patient>P\d+)_'),
+             models=[dict(backbone='resnet50', weights='random')], recipes=['linear-eval'], seeds=[0],
+             run=dict(epochs_scale=0.02, batch_size=16))
+    st = load_study(d)
+    ids = [c.run_id for c in st.runs()]
+    assert len(ids) == 3 and [re.search(r'-s0-f(\d)-', i).group(1) for i in ids] == ['0', '1', '2']
+    res = run_study(st, n_boot=100, verbose=0)
+    assert res['exit_status'] == 0 and len(res['ran']) == 3
+    tests = [pd.read_csv(tmp_path / 'out' / 'runs' / i / 'predictions_test.csv').path for i in ids]
+    assert sum(map(len, tests)) == len(set(pd.concat(tests))) == len(pd.read_csv(root.parent / 'patients.csv'))   # each image tested once
+    cfg = yaml.safe_load((tmp_path / 'out' / 'runs' / ids[1] / 'config.yaml').read_text())
+    assert cfg['data']['fold'] == 1 and cfg['data_summary']['groups']['sources'] == ['image duplicates', 'pattern']
+    assert cfg['data_summary']['patient_leaks'] == 0 and cfg['data_summary']['leaking_patients'] == 0
+    r = pd.read_csv(tmp_path / 'out' / 'results.csv')
+    assert sorted(r.fold) == [0, 1, 2]
+    rep = (tmp_path / 'out' / 'report.md').read_text()
+    assert '| seeds | folds |' in rep and ' ± ' in rep and 'patients' in rep
+    au = json.loads((tmp_path / 'out' / 'audit.json').read_text())
+    assert au['n_patients'] == 36 and au['groups'] == 36 and au['group_record']['sources'] == ['image duplicates', 'pattern']
