@@ -1,0 +1,33 @@
+"""radtl's frozen feature extractor against the network Keras builds from the same weights file, for every registered
+backbone × weight source (the cases of tests/test_reference_equivalence.py, all of them), written as a CSV.
+
+Each row: the largest |radtl - reference| over every pooled feature of four raw uint8 images (grey, tiled to RGB, and
+colour), relative to the largest reference feature, and the seconds the case took (file writing excluded).
+Usage: python bench/reference_equivalence.py [--backbones densenet121,convnext_tiny] [--out bench/reference_equivalence.csv]
+"""
+import argparse, os, platform, sys, tempfile, time
+from pathlib import Path
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--backbones', default='', help='comma-separated registry names (default: every registered backbone)')
+    p.add_argument('--out', default=str(Path(__file__).with_name('reference_equivalence.csv')))
+    a = p.parse_args(argv)
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tests'))
+    import pandas as pd, keras
+    import reference as R
+    names = [n for n in a.backbones.split(',') if n] or None
+    rows, work = [], Path(tempfile.mkdtemp(prefix='radtl-bench-reference-'))
+    for name in names or list(R.BACKBONES):
+        t0 = time.perf_counter(); files = R.write_files(name, work / name); t_files = time.perf_counter() - t0
+        for _, source, mode in R.cases([name]):
+            r = R.compare(name, source, mode, files); r['files_seconds'] = round(t_files, 1)
+            rows.append(r); print(f"{name:18s} {source:16s} {r['preprocessing']:28s} {r['max_rel_diff']:.2e}  {r['seconds']:6.1f} s", flush=True)
+    df = pd.DataFrame(rows)
+    df.attrs = {}
+    meta = f'# keras {keras.__version__}, backend {keras.backend.backend()}, python {platform.python_version()}, {platform.machine()}\n'
+    Path(a.out).write_text(meta + df.to_csv(index=False))
+    print(f'{len(df)} cases, max {df.max_rel_diff.max():.2e}; written to {a.out}')
+
+if __name__ == '__main__': main()
