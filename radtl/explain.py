@@ -48,8 +48,11 @@ def _pre(model)->keras.Model:
 
 def _upper(base, conv, layer:str):
     "The backbone from `conv` to its output, or None (with a warning) if a skip connection bypasses `layer`"
-    try: return keras.Model(conv, base.outputs[0])
-    except ValueError:
+    try:
+        up = keras.Model(conv, base.outputs[0])
+        up(ops.zeros((1, *conv.shape[1:]), conv.dtype))   # Keras 3.8 builds a disconnected model and fails only when it is called
+        return up
+    except (ValueError, KeyError):
         warnings.warn(f'a skip connection in {base.name} bypasses {layer!r}, so the class score is not a function of it alone; '
                       f'Grad-CAM uses the backbone\'s last map ({_last_map_layer(base)!r}) instead')
         return None
