@@ -3,7 +3,8 @@ backbone × weight source (the cases of tests/test_reference_equivalence.py, all
 
 Each row: the largest |radtl - reference| over every pooled feature of four raw uint8 images (grey, tiled to RGB, and
 colour), relative to the largest reference feature, and the seconds the case took (file writing excluded).
-Usage: python bench/reference_equivalence.py [--backbones densenet121,convnext_tiny] [--out bench/reference_equivalence.csv]
+Usage: python bench/reference_equivalence.py [--backbones densenet121,convnext_tiny] [--out bench/reference_equivalence.csv] [--update]
+(--update: replace only the named backbones' rows of an existing --out file)
 """
 import argparse, os, platform, sys, tempfile, time
 from pathlib import Path
@@ -12,6 +13,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--backbones', default='', help='comma-separated registry names (default: every registered backbone)')
     p.add_argument('--out', default=str(Path(__file__).with_name('reference_equivalence.csv')))
+    p.add_argument('--update', action='store_true', help="replace the named backbones' rows of an existing --out file, keep the rest")
     a = p.parse_args(argv)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tests'))
@@ -25,7 +27,9 @@ def main(argv=None):
             r = R.compare(name, source, mode, files); r['files_seconds'] = round(t_files, 1)
             rows.append(r); print(f"{name:18s} {source:16s} {r['preprocessing']:28s} {r['max_rel_diff']:.2e}  {r['seconds']:6.1f} s", flush=True)
     df = pd.DataFrame(rows)
-    df.attrs = {}
+    if a.update and Path(a.out).is_file():
+        old = pd.read_csv(a.out, comment='#')
+        df = pd.concat([old[~old.backbone.isin(df.backbone)], df]).set_index('backbone').loc[list(dict.fromkeys([*old.backbone, *df.backbone]))].reset_index()
     meta = f'# keras {keras.__version__}, backend {keras.backend.backend()}, python {platform.python_version()}, {platform.machine()}\n'
     Path(a.out).write_text(meta + df.to_csv(index=False))
     print(f'{len(df)} cases, max {df.max_rel_diff.max():.2e}; written to {a.out}')

@@ -6,7 +6,7 @@ Docs: https://radtl.github.io/radtl/backbones.html.md"""
 
 # %% ../nbs/03_backbones.ipynb #0a8684a5
 from __future__ import annotations
-import json, math, os
+import json, os
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, h5py
@@ -477,7 +477,8 @@ def _imagenet_error(spec, path, err)->str|None:
 def _with_imagenet_rescaling(model):
     "`model` (EfficientNet B0–B7 built without ImageNet weights) with the stem Rescaling Keras adds for weights='imagenet'"
     norm = next(l.name for l in model.layers if isinstance(l, keras.layers.Normalization))
-    fix = keras.layers.Rescaling([1 / math.sqrt(s) for s in IMAGENET_STD_RGB], name='imagenet_stddev_rescaling')
+    # x / sqrt(std) per channel, as Keras' Rescaling([1/sqrt(std)]); a Normalization because Keras 3.11's Rescaling gets a per-channel scale's output shape wrong
+    fix = keras.layers.Normalization(mean=[0.] * 3, variance=list(IMAGENET_STD_RGB), name='imagenet_stddev_rescaling')
     call = lambda layer, *a, **kw: fix(layer(*a, **kw)) if layer.name == norm else layer(*a, **kw)
     return keras.models.clone_model(model, call_function=call)
 
