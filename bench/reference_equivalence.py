@@ -26,12 +26,18 @@ def main(argv=None):
         for _, source, mode in R.cases([name]):
             r = R.compare(name, source, mode, files); r['files_seconds'] = round(t_files, 1)
             rows.append(r); print(f"{name:18s} {source:16s} {r['preprocessing']:28s} {r['max_rel_diff']:.2e}  {r['seconds']:6.1f} s", flush=True)
-    df = pd.DataFrame(rows)
-    if a.update and Path(a.out).is_file():
-        old = pd.read_csv(a.out, comment='#')
-        df = pd.concat([old[~old.backbone.isin(df.backbone)], df]).set_index('backbone').loc[list(dict.fromkeys([*old.backbone, *df.backbone]))].reset_index()
+        df = _write(pd.DataFrame(rows), Path(a.out), a.update, keras, platform)   # after every backbone: a long run keeps what it measured
+    print(f'{len(df)} cases in {a.out}, max {df.max_rel_diff.max():.2e}')
+
+def _write(df, out:Path, update:bool, keras, platform):
+    "Write `df` to `out`; with `update`, keep the rows of other backbones already there"
+    import pandas as pd
+    if update and out.is_file():
+        old = pd.read_csv(out, comment='#')
+        order = list(dict.fromkeys([*old.backbone, *df.backbone]))
+        df = pd.concat([old[~old.backbone.isin(df.backbone)], df]).set_index('backbone').loc[order].reset_index()
     meta = f'# keras {keras.__version__}, backend {keras.backend.backend()}, python {platform.python_version()}, {platform.machine()}\n'
-    Path(a.out).write_text(meta + df.to_csv(index=False))
-    print(f'{len(df)} cases, max {df.max_rel_diff.max():.2e}; written to {a.out}')
+    out.write_text(meta + df.to_csv(index=False))
+    return df
 
 if __name__ == '__main__': main()
