@@ -6,7 +6,7 @@ Docs: https://radtl.github.io/radtl/backbones.html.md"""
 
 # %% ../nbs/03_backbones.ipynb #0a8684a5
 from __future__ import annotations
-import contextlib, json, os
+import json, os
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, h5py
@@ -16,11 +16,11 @@ from .core import RadtlError, file_md5
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN_BGR', 'IMAGENET_MEAN_RGB', 'IMAGENET_STD_RGB', 'PREPROCESSING_MODES', 'KERAS_REF', 'RADIMAGENET_REF',
-           'RANDOM', 'SIMCLR_REF', 'BACKBONES', 'Preprocess', 'WeightSource', 'WeightsInfo', 'simclr_source_name',
-           'BackboneSpec', 'register_backbone', 'small_cnn', 'get_backbone', 'list_backbones', 'resolve_mode',
-           'preprocessing_layer', 'default_search_dirs', 'find_weight_files', 'weights_report', 'sidecar_path',
-           'read_sidecar', 'resolve_weights', 'guess_architecture', 'load_legacy_h5', 'check_weights_file',
-           'build_backbone', 'load_radtl_model']
+           'RANDOM', 'SIMCLR_REF', 'BACKBONES', 'IMAGENET_DERIVED', 'Preprocess', 'WeightSource', 'WeightsInfo',
+           'simclr_source_name', 'BackboneSpec', 'register_backbone', 'small_cnn', 'get_backbone', 'list_backbones',
+           'resolve_mode', 'preprocessing_layer', 'default_search_dirs', 'find_weight_files', 'weights_report',
+           'sidecar_path', 'read_sidecar', 'resolve_weights', 'guess_architecture', 'load_legacy_h5',
+           'check_weights_file', 'build_backbone', 'load_radtl_model']
 
 # %% ../nbs/03_backbones.ipynb #31845475
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)  # keras imagenet_utils, mode 'caffe'
@@ -110,7 +110,9 @@ class BackboneSpec:
     n_weighted:int      # layers holding weights in the notop model
     signature:str=''    # a layer name typical of this family
     sources:dict=field(default_factory=dict) # source name -> WeightSource
-    build:object=None   # the constructor when it is not keras.applications.<app> (same `include_top`, `weights`, `input_shape`)
+    build:object=None   # the constructor when it is not keras.applications.<app> (same `include_top`, `weights`, `input_shape`, `pooling`)
+    pools_inside:bool=False  # its pretrained features are normalised after global pooling (ConvNeXt): built with the builder's own `pooling`
+    imagenet_rescaling:bool=False  # Keras adds a stem Rescaling only for weights='imagenet' (EfficientNet B0–B7): radtl adds it for ImageNet-derived weights
     @property
     def builder(self): return self.build or getattr(keras.applications, self.app)
     @property
@@ -119,7 +121,8 @@ class BackboneSpec:
 BACKBONES = {}  # name -> BackboneSpec; filled only by `register_backbone` below
 
 def register_backbone(name:str, app, native_size:int|None, min_size:int, gradcam_layer:str, imagenet_mode:str,
-                      imagenet_file:str|None, n_weighted:int, signature:str='', radimagenet_files:tuple=()):
+                      imagenet_file:str|None, n_weighted:int, signature:str='', radimagenet_files:tuple=(),
+                      pools_inside:bool=False, imagenet_rescaling:bool=False):
     "Add `name` (`app`: a keras.applications name, or a constructor in its style) to `BACKBONES`, refusing to overwrite an entry; `imagenet_file=None`: no ImageNet source"
     if name in BACKBONES: raise KeyError(f'{name!r} is already registered')
     build = None if isinstance(app, str) else app
@@ -131,7 +134,8 @@ def register_backbone(name:str, app, native_size:int|None, min_size:int, gradcam
     if radimagenet_files: srcs['radimagenet'] = WeightSource('radimagenet', radimagenet_files, 'caffe_255', 'RadImageNet release (github.com/BMEII-AI/RadImageNet)', RADIMAGENET_REF)
     srcs.update({s.name: s for s in (_simclr_source(name, i) for i in inits)})
     srcs['random'] = RANDOM
-    BACKBONES[name] = BackboneSpec(name, app, native_size, min_size, gradcam_layer, imagenet_mode, n_weighted, signature, srcs, build)
+    BACKBONES[name] = BackboneSpec(name, app, native_size, min_size, gradcam_layer, imagenet_mode, n_weighted, signature, srcs, build,
+                                   pools_inside, imagenet_rescaling)
     return BACKBONES[name]
 
 # %% ../nbs/03_backbones.ipynb #80a54f58
@@ -151,13 +155,14 @@ register_backbone('inceptionresnetv2', 'InceptionResNetV2', 299, 75, 'conv_7b_ac
                   'conv_7b', _radimagenet_files('IRV2', 'InceptionResNetV2'))
 register_backbone('xception', 'Xception', 299, 71, 'block14_sepconv2_act', 'tf', f'xception{_TF}', 80, 'block14_sepconv2')
 for _b, (_s, _d) in enumerate(((224, 131), (240, 185), (260, 185), (300, 209), (380, 257), (456, 311), (528, 359), (600, 437))):
-    register_backbone(f'efficientnetb{_b}', f'EfficientNetB{_b}', _s, 32, 'top_activation', 'raw', f'efficientnetb{_b}_notop.h5', _d, 'block1a_dwconv')
+    register_backbone(f'efficientnetb{_b}', f'EfficientNetB{_b}', _s, 32, 'top_activation', 'raw', f'efficientnetb{_b}_notop.h5', _d, 'block1a_dwconv',
+                      imagenet_rescaling=True)
 for _v, _s, _d in (('b0', 224, 150), ('b1', 240, 184), ('b2', 260, 192), ('b3', 300, 224), ('s', 384, 280), ('m', 480, 402), ('l', 480, 556)):
     register_backbone(f'efficientnetv2{_v}', f'EfficientNetV2{_v.upper()}', _s, 32, 'top_activation', 'raw',
                       f'efficientnetv2-{_v}_notop.h5', _d, 'block1a_project_conv')
 for _v, _d in (('tiny', 95), ('small', 185), ('base', 185)):
-    register_backbone(f'convnext_{_v}', f'ConvNeXt{_v.title()}', 224, 32, None, 'raw',  # Grad-CAM: the backbone output (a skip connection bypasses every block layer)
-                      f'convnext_{_v}_notop.h5', _d, f'convnext_{_v}_stem')
+    register_backbone(f'convnext_{_v}', f'ConvNeXt{_v.title()}', 224, 32, None, 'raw',  # Grad-CAM: the last map, at the input of its own pooling
+                      f'convnext_{_v}_notop.h5', _d, f'convnext_{_v}_stem', pools_inside=True)
 register_backbone('mobilenetv2', 'MobileNetV2', 224, 32, 'out_relu', 'tf',
                   'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5', 104, 'bn_Conv1')
 # MobileNetV3's last activation is auto-named (activation_N), so Grad-CAM uses the named BN just before it
@@ -170,7 +175,8 @@ def small_cnn(include_top:bool=False, # radtl adds its own head: only False
               weights=None, # only None: there are no published weights (radtl loads its files after building)
               input_shape:tuple|None=None, # (h, w, 3); None: (224, 224, 3)
               width:int=16, # filters of the first stage; each of the four stages doubles them
-              name:str='smallcnn')->keras.Model:
+              name:str='smallcnn',
+              pooling:str|None=None)->keras.Model: # None: the last feature map; 'avg' or 'max': global pooling, as keras.applications
     "A plain CNN in `keras.applications`' calling style: four stages of two 3×3 conv–BatchNorm–ReLU, each stage halving the size"
     if include_top: raise RadtlError('small_cnn builds the notop network only; radtl adds the classifier head')
     if weights is not None: raise RadtlError(f'small_cnn has no published weights (got weights={weights!r}): build it with None, then load a file')
@@ -180,6 +186,7 @@ def small_cnn(include_top:bool=False, # radtl adds its own head: only False
             x = keras.layers.Conv2D(width * 2 ** (s - 1), 3, strides=2 if j == 1 else 1, padding='same', use_bias=False, name=f'{name}_s{s}_conv{j}')(x)
             x = keras.layers.BatchNormalization(name=f'{name}_s{s}_bn{j}')(x)
             x = keras.layers.ReLU(name=f'{name}_s{s}_relu{j}')(x)
+    if pooling: x = {'avg': keras.layers.GlobalAveragePooling2D, 'max': keras.layers.GlobalMaxPooling2D}[pooling](name=f'{name}_{pooling}_pool')(x)
     return keras.Model(inp, x, name=name)
 
 register_backbone('smallcnn', small_cnn, None, 16, 'smallcnn_s4_relu2', 'tf', None, 16, 'smallcnn_s1_conv1')
@@ -215,11 +222,9 @@ def preprocessing_layer(mode:str, backbone:str)->Preprocess:
 
 # %% ../nbs/03_backbones.ipynb #806ba07a
 def _keras_models_dir()->Path:
-    "Keras' own download cache: `$KERAS_HOME/models`, by default `~/.keras/models`"
-    try:
-        from keras.src.backend.config import keras_home
-        return Path(keras_home())/'models'
-    except Exception: return Path.home()/'.keras'/'models'
+    "Keras' own download cache, found as Keras finds it: `$KERAS_HOME/models`, else `~/.keras/models` (`/tmp/.keras/models` when home is read-only)"
+    home = os.path.expanduser('~')
+    return Path(os.environ.get('KERAS_HOME') or os.path.join(home if os.access(home, os.W_OK) else '/tmp', '.keras'))/'models'
 
 def default_search_dirs()->list:
     "Folders searched for weights: `$RADTL_WEIGHTS` (os.pathsep-separated), ./weights, Keras' cache, /kaggle/input/**"
@@ -454,29 +459,45 @@ def _offline_msg(spec, fname, err)->str:
             f'On Kaggle: add the file as a Kaggle dataset and either let radtl find it under /kaggle/input, or copy/symlink it: '
             f'mkdir -p {cache} && ln -s /kaggle/input/<dataset>/{fname} {cache}/')
 
-@contextlib.contextmanager
-def _keras_weights_from(spec, search_dirs, used:list):
-    "Let Keras' `get_file` take weight files from `search_dirs` first, and fail with a clear error offline"
-    from keras.src.utils import file_utils
-    orig = file_utils.get_file
-    def get_file(fname=None, origin=None, *args, **kw):
-        p = _find([fname], search_dirs)
-        if p is None:
-            try: p = orig(fname, origin, *args, **kw)
-            except Exception as e: raise RadtlError(_offline_msg(spec, fname, e)) from e
-        used.append(Path(p)); return str(p)
-    file_utils.get_file = get_file
-    try: yield
-    finally: file_utils.get_file = orig
+def _imagenet_error(spec, path, err)->str|None:
+    "What went wrong getting or loading `spec`'s ImageNet weights (`path`: the local file, None: Keras' download); None: not a weights error"
+    fname, cache, msg = spec.sources['imagenet'].files[0], _keras_models_dir(), str(err)
+    if path is not None:
+        return f'{path} does not fit {spec.name} as its ImageNet weights ({type(err).__name__}: {msg[:400]}); fetch the file again (compare its size) or remove it from the search folders.'
+    if msg.startswith('URL fetch failure'): return _offline_msg(spec, fname, err)
+    if 'hash does not match' in msg:
+        return (f"Keras downloaded '{fname}' for {spec.name}, but its hash does not match Keras' own ({msg}): the download is incomplete "
+                f'or corrupted (a proxy or captive-portal page?). Delete {cache / fname} (Keras leaves it there) and try again, or put a good copy there.')
+    if isinstance(err, OSError) and err.errno is not None:
+        return (f"Keras could not save '{fname}' for {spec.name} into its cache {cache}: {err.strerror or msg}. Free space there or set "
+                '$KERAS_HOME to a writable folder with room, or put the file in a folder of $RADTL_WEIGHTS.')
+    if isinstance(err, ValueError): return f"Keras' ImageNet file for {spec.name} does not fit it: {msg[:400]}"
+    return None
 
-def _build_imagenet(spec, input_shape, search_dirs):
-    "Build `spec` with Keras' ImageNet weights; return the model and the file used"
-    used = []
-    with _keras_weights_from(spec, search_dirs, used):
-        try: base = spec.builder(include_top=False, weights='imagenet', input_shape=input_shape)
-        except (ValueError, OSError) as e:
-            raise RadtlError(f'{used[-1] if used else "the ImageNet file"} does not fit {spec.name}: {e}') from e
-    return base, used[-1]
+def _with_imagenet_rescaling(model):
+    "`model` (EfficientNet B0–B7 built without ImageNet weights) with the stem Rescaling Keras adds for weights='imagenet'"
+    norm = next(l.name for l in model.layers if isinstance(l, keras.layers.Normalization))
+    # x / sqrt(std) per channel, as Keras' Rescaling([1/sqrt(std)]); a Normalization because Keras 3.11's Rescaling gets a per-channel scale's output shape wrong
+    fix = keras.layers.Normalization(mean=[0.] * 3, variance=list(IMAGENET_STD_RGB), name='imagenet_stddev_rescaling')
+    call = lambda layer, *a, **kw: fix(layer(*a, **kw)) if layer.name == norm else layer(*a, **kw)
+    return keras.models.clone_model(model, call_function=call)
+
+def _build(spec, weights, input_shape, pooling=None, imagenet:bool=False):
+    "`spec`'s notop network with `weights` (None, 'imagenet' or a file path), the one Keras builds for ImageNet weights when `imagenet`"
+    kw = dict(include_top=False, input_shape=tuple(input_shape), **({} if pooling is None else dict(pooling=pooling)))
+    if not (imagenet and spec.imagenet_rescaling) or weights == 'imagenet': return spec.builder(weights=weights, **kw)
+    model = _with_imagenet_rescaling(spec.builder(weights=None, **kw))
+    if weights is not None: model.load_weights(weights)
+    return model
+
+def _build_imagenet(spec, input_shape, pooling, path):
+    "Build `spec` with ImageNet weights: the file at `path`, or Keras' download when None; return the model and the file used"
+    try: base = _build(spec, 'imagenet' if path is None else str(path), input_shape, pooling, imagenet=True)
+    except Exception as e:
+        if (msg := _imagenet_error(spec, path, e)) is None: raise
+        raise RadtlError(msg) from e
+    return base, path or _find(spec.sources['imagenet'].files, [str(_keras_models_dir())])
+
 
 # %% ../nbs/03_backbones.ipynb #3a0580c7
 def _check_input_shape(spec, input_shape):
@@ -484,21 +505,26 @@ def _check_input_shape(spec, input_shape):
     if c != 3: raise RadtlError(f'{spec.name} takes 3-channel input, got {c}; grayscale images are tiled to RGB in the classifier')
     if min(h, w) < spec.min_size: raise RadtlError(f'{spec.name} needs inputs of at least {spec.min_size} px, got {h}x{w}')
 
+IMAGENET_DERIVED = ('imagenet', 'simclr-imagenet')  # sources whose network is the one Keras builds for ImageNet weights
+
 def build_backbone(name:str, # registry name, or 'name.source'
                    weights=None, # None/'random', 'imagenet', 'radimagenet', or a path to an .h5 file
                    input_shape:tuple=(224, 224, 3), # (h, w, 3)
                    preprocessing:str=None, # a mode of `PREPROCESSING_MODES`; None: the weights' default
-                   search_dirs:list=None): # folders searched for weight files; None: `default_search_dirs()`
+                   search_dirs:list=None, # folders searched for weight files; None: `default_search_dirs()`
+                   pooling:str|None=None): # None: the last feature map; 'avg' or 'max': the builder's own global pooling
     "Build backbone `name` without its top and load `weights` strictly; return (model, `WeightsInfo`)"
     spec, dirs = get_backbone(name), default_search_dirs() if search_dirs is None else search_dirs
+    if pooling not in (None, 'avg', 'max'): raise RadtlError(f"pooling must be None, 'avg' or 'max', not {pooling!r}")
     info = resolve_weights(name, weights, dirs)
     info = replace(info, preprocessing=resolve_mode(preprocessing or info.preprocessing, spec.name))
     _check_input_shape(spec, tuple(input_shape))
-    if info.source == 'imagenet': base, path = _build_imagenet(spec, tuple(input_shape), dirs)
+    if info.source == 'imagenet': base, path = _build_imagenet(spec, input_shape, pooling, info.file)
     else:
-        base, path = spec.builder(include_top=False, weights=None, input_shape=tuple(input_shape)), info.file
+        base, path = _build(spec, None, input_shape, pooling, imagenet=info.source in IMAGENET_DERIVED), info.file
         if path: load_legacy_h5(base, path)
     return base, replace(info, file=str(path) if path else None, md5=file_md5(path) if path else None)
+
 
 # %% ../nbs/03_backbones.ipynb #fcd90c17
 def load_radtl_model(path):
@@ -506,5 +532,6 @@ def load_radtl_model(path):
     path = Path(path)
     if path.suffix != '.keras': raise RadtlError(f'{path} is not a .keras file; radtl only reloads models it saved as .keras')
     if not path.is_file(): raise RadtlError(f'model file {path} does not exist')
-    with contextlib.suppress(ImportError): import radtl.augment  # registers its layers, once that module exists
+    import radtl.augment  # registers radtl's augmentation layers (imported here: radtl.augment builds on this module's users)
     return keras.saving.load_model(path, safe_mode=True)
+

@@ -10,14 +10,14 @@ import json, math, os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, PIL
 from PIL import Image
 from tqdm.auto import tqdm
 from .core import RadtlError, atomic_path, default_cache_dir, stable_hash, write_json_atomic
 from .data import read_image
 
 # %% auto #0
-__all__ = ['RESIZE_POLICIES', 'resize_image', 'ImageCache', 'build_cache', 'load_cache']
+__all__ = ['RESIZE_POLICIES', 'DECODE_VERSION', 'resize_image', 'ImageCache', 'build_cache', 'load_cache']
 
 # %% ../nbs/01d_cache.ipynb #83209cdc
 RESIZE_POLICIES = ('stretch', 'pad', 'center_crop')
@@ -50,7 +50,17 @@ class ImageCache:
 
     def __len__(self): return len(self.labels)
 
-def _cache_files(cache_dir, key): d = default_cache_dir(cache_dir); return d / f'images-{key}.npy', d / f'images-{key}.json'
+DECODE_VERSION = 2  # raise when decoding or resizing changes the arrays of the same files
+
+def _cache_file(cache_dir, key, ext:str)->Path: return default_cache_dir(cache_dir) / f'images-{key}.{ext}'
+
+def _pixels_key(images, size, policy, channels)->str:
+    "What defines the decoded arrays: the files' content in row order, size, policy, channels, the decoder"
+    return stable_hash({'md5': list(images.md5), 'size': size, 'policy': policy, 'channels': channels, 'pillow': PIL.__version__, 'v': DECODE_VERSION})
+
+def _labels_key(pixels:str, labels:list, classes:list)->str:
+    "What defines the cache served: its pixels, every row's label and the class order"
+    return stable_hash({'pixels': pixels, 'labels': labels, 'classes': classes})
 
 def _decode(path, size, policy, channels)->np.ndarray:
     im = resize_image(read_image(path).convert('L' if channels == 1 else 'RGB'), size, policy)
@@ -71,26 +81,29 @@ def build_cache(images:pd.DataFrame, # usable, labelled rows (path, label, md5, 
                 policy:str='stretch', # resize policy: 'stretch', 'pad' or 'center_crop'
                 classes:list|None=None, # class order (default: sorted labels)
                 cache_dir=None, workers:int|None=None, progress:bool=True)->ImageCache:
-    "Decode `images` once into a uint8 memmap keyed by their content, size and policy; reuse it if present"
+    "Decode `images` once into a uint8 memmap keyed by their content, size and policy, served with labels keyed on labels and class order; reuse both if present"
     if policy not in RESIZE_POLICIES: raise RadtlError(f'unknown resize policy {policy!r}; choose one of {", ".join(RESIZE_POLICIES)}')
     if not len(images): raise RadtlError('no images to cache')
     if images.error.notna().any() if 'error' in images else False: raise RadtlError('some rows have errors; pass radtl.data.usable(catalog)')
-    classes = list(classes or sorted(images.label.unique()))
+    classes, labels = list(classes or sorted(images.label.unique())), list(images.label)
+    if missing := sorted(set(labels) - set(classes)): raise RadtlError(f'labels {missing} are not among classes {classes}')
     channels = 1 if images.grey.fillna(False).astype(bool).all() else 3
-    key = stable_hash({'md5': list(images.md5), 'size': size, 'policy': policy, 'channels': channels, 'v': 1})
-    npy, meta_path = _cache_files(cache_dir, key)
-    if not (npy.exists() and meta_path.exists()):
-        _write_cache(npy, list(images.path), size, policy, channels, workers, progress)
-        write_json_atomic(meta_path, dict(key=key, size=size, policy=policy, channels=channels, n=len(images), classes=classes,
-                                          paths=list(images.path), md5=list(images.md5), labels=list(images.label)))
+    pixels = _pixels_key(images, size, policy, channels); key = _labels_key(pixels, labels, classes)
+    npy, meta_path = _cache_file(cache_dir, pixels, 'npy'), _cache_file(cache_dir, key, 'json')
+    if not npy.exists(): _write_cache(npy, list(images.path), size, policy, channels, workers, progress)
+    if not meta_path.exists():
+        write_json_atomic(meta_path, dict(key=key, pixels=pixels, size=size, policy=policy, channels=channels, n=len(images), classes=classes,
+                                          paths=list(images.path), md5=list(images.md5), labels=labels))
     c = load_cache(key, cache_dir)
     c.paths = list(images.path)   # the key is content, so a moved or copied folder reuses the cache: report today's paths
     return c
 
 def load_cache(key:str, cache_dir=None)->ImageCache:
-    "Open the cache `key` read-only as a memmap"
-    npy, meta_path = _cache_files(cache_dir, key)
-    if not npy.exists(): raise RadtlError(f'no image cache {key} in {npy.parent}; build it with build_cache')
+    "Open the cache `key` read-only: its labels, and its pixels as a memmap"
+    meta_path = _cache_file(cache_dir, key, 'json')
+    if not meta_path.exists(): raise RadtlError(f'no image cache {key} in {meta_path.parent}; build it with build_cache')
     meta = json.loads(meta_path.read_text())
+    npy = _cache_file(cache_dir, meta['pixels'], 'npy')
+    if not npy.exists(): raise RadtlError(f'the pixels of image cache {key} ({npy}) are gone; build it again with build_cache')
     labels = np.array([meta['classes'].index(l) for l in meta['labels']], np.int32)
     return ImageCache(np.load(npy, mmap_mode='r'), labels, meta['classes'], meta['paths'], meta['md5'], key, meta)

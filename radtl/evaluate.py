@@ -18,7 +18,7 @@ __all__ = ['ECE_BINS', 'REQUIRED_RUN_FILES', 'WELCH_METRICS', 'COMPARISON_COLUMN
            'calibration_bins', 'expected_calibration_error', 'metrics_from_probs', 'metrics_from_predictions',
            'weighted_metrics', 'metric_names', 'stratified_weights', 'bootstrap_ci', 'mcnemar_exact',
            'delong_components', 'delong_test', 'delong_ovr', 'holm', 'mean_sd', 'welch_test', 'agreement', 'load_run',
-           'fake_run', 'config_columns', 'run_metrics', 'design_key', 'compare_runs', 'evaluate_runs']
+           'config_columns', 'run_metrics', 'design_key', 'compare_runs', 'evaluate_runs']
 
 # %% ../nbs/05_evaluate.ipynb #b9f4baff
 def prob_columns(classes)->list:
@@ -279,32 +279,6 @@ def load_run(run_dir)->dict:
     opt = lambda f: _read_csv(d / f) if (d / f).is_file() else None
     return dict(dir=d, run_id=str(cfg.get('run_id') or d.name), config=cfg, classes=[str(c) for c in cfg['classes']],
                 test=_read_csv(d / 'predictions_test.csv'), val=opt('predictions_val.csv'), history=opt('history.csv'))
-
-# %% ../nbs/05_evaluate.ipynb #e0be1181
-def fake_run(run_dir, # folder to write
-             seed:int=0, # seed of the fake predictions and of the config
-             n:int=300, # test images
-             signal:float=1.5, # how good the fake model is
-             classes=('glioma', 'meningioma', 'no_tumor', 'pituitary'), # class names
-             epochs=(3, 4), # epochs of phase 1 and phase 2
-             **config)->Path:
-    "Write a small fake run directory in the training module's format (for tests and examples)"
-    d = Path(run_dir); d.mkdir(parents=True, exist_ok=True); rng = np.random.default_rng(seed)
-    cfg = dict(run_id=d.name, backbone='densenet121', weights='imagenet', preprocessing='torch', recipe='two_phase',
-               seed=seed, classes=list(classes), data_hash='0123abcd', versions={'keras': '3'}) | config
-    (d / 'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
-    for split, k in (('test', 0), ('val', 1)):
-        yv = np.arange(n) % len(classes)  # the same images (paths, labels) in every fake run
-        logits = rng.normal(size=(n, len(classes))); logits[np.arange(n), yv] += signal
-        p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-        t = pd.DataFrame({'path': [f'{split}/img_{i:04d}.jpg' for i in range(n)], 'label': np.array(classes)[yv], 'pred': np.array(classes)[p.argmax(1)]})
-        pd.concat([t, pd.DataFrame(p, columns=prob_columns(classes))], axis=1).to_csv(d / f'predictions_{split}.csv', index=False)
-    ep = np.arange(sum(epochs)); decay = np.exp(-ep / 3)
-    pd.DataFrame(dict(epoch=ep, phase=np.repeat(np.arange(1, len(epochs) + 1), epochs), loss=.4 + decay, accuracy=.9 - .5 * decay,
-                      val_loss=.5 + decay + rng.normal(0, .03, len(ep)), val_accuracy=.85 - .5 * decay + rng.normal(0, .02, len(ep)),
-                      learning_rate=np.repeat([1e-3, 1e-5], epochs))).to_csv(d / 'history.csv', index=False)
-    (d / 'metrics.json').write_text('{}')
-    return d
 
 # %% ../nbs/05_evaluate.ipynb #f09fad88
 _NOT_CONFIG = ('run_id', 'classes', 'versions', 'data_summary', 'intermediate_classes', 'weights_info')  # long or per-machine

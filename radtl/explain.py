@@ -16,17 +16,30 @@ from .backbones import BACKBONES, get_backbone
 from .model import base_of
 
 # %% auto #0
-__all__ = ['gradcam_layer_of', 'gradcam_raw', 'gradcam', 'upsample', 'plot_gradcam_grid', 'peak_in_lesion',
+__all__ = ['gradcam_layer_of', 'gradcam_map', 'gradcam_raw', 'gradcam', 'upsample', 'plot_gradcam_grid', 'peak_in_lesion',
            'lesion_area_fraction', 'cka', 'layer_activations']
 
 # %% ../nbs/06_explain.ipynb #b4e3577f
+def _pools(layer)->bool: return isinstance(layer, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D))
+
 def gradcam_layer_of(model)->str:
-    "The Grad-CAM layer of classifier `model`'s backbone, from the registry (or the backbone's last 4-D layer)"
+    "The Grad-CAM layer of classifier `model`'s backbone: the registry's, else the backbone's own pooling layer (read at its input) or last 4-D layer"
     info, base = getattr(model, 'weights_info', None), base_of(model)
     names = [info.backbone] if info is not None else sorted((n for n in BACKBONES if model.name.startswith(f'{n}_')), key=len, reverse=True)
     for n in names:
         if (layer := get_backbone(n).gradcam_layer) in {l.name for l in base.layers}: return layer
+    return _last_map_layer(base)
+
+def _last_map_layer(base)->str:
+    "The backbone's last map: its own global pooling layer (read at its input), else its last 4-D layer"
+    if pool := next((l for l in base.layers if _pools(l)), None): return pool.name
     return next(l.name for l in reversed(base.layers) if len(l.output.shape) == 4)
+
+def gradcam_map(base, layer:str):
+    "The tensor of backbone `base` Grad-CAM reads for `layer`: its output, or its input when it is a global pooling layer"
+    try: l = base.get_layer(layer)
+    except ValueError: raise RadtlError(f'{base.name} has no layer {layer!r}; pick one of its layers (base_of(model).layers)') from None
+    return l.input if _pools(l) else l.output
 
 def _pre(model)->keras.Model:
     "The outer layers of classifier `model` up to its backbone's input (gray to RGB, augmentation, preprocessing)"
@@ -35,21 +48,25 @@ def _pre(model)->keras.Model:
 
 def _upper(base, conv, layer:str):
     "The backbone from `conv` to its output, or None (with a warning) if a skip connection bypasses `layer`"
-    try: return keras.Model(conv, base.outputs[0])
-    except ValueError:
+    try:
+        up = keras.Model(conv, base.outputs[0])
+        up(ops.zeros((1, *conv.shape[1:]), conv.dtype))   # Keras 3.8 builds a disconnected model and fails only when it is called
+        return up
+    except (ValueError, KeyError):
         warnings.warn(f'a skip connection in {base.name} bypasses {layer!r}, so the class score is not a function of it alone; '
-                      f'Grad-CAM uses the backbone output ({base.layers[-1].name!r}) instead')
+                      f'Grad-CAM uses the backbone\'s last map ({_last_map_layer(base)!r}) instead')
         return None
 
 def _parts(model, layer:str=None)->tuple:
     "`pre`, `lower`, `upper`, `head` of classifier `model` cut at backbone layer `layer` (see above)"
     base = base_of(model); layer = layer or gradcam_layer_of(model)
-    try: conv = base.get_layer(layer).output
-    except ValueError: raise RadtlError(f'{base.name} has no layer {layer!r}; pick one of its layers (base_of(model).layers)') from None
+    conv = gradcam_map(base, layer)
     i = model.layers.index(base)
     pre = _pre(model)
     upper = (lambda a: a) if conv is base.outputs[0] else _upper(base, conv, layer)
-    if upper is None: conv, upper = base.outputs[0], (lambda a: a)
+    if upper is None:
+        conv = gradcam_map(base, _last_map_layer(base))
+        upper = (lambda a: a) if conv is base.outputs[0] else keras.Model(conv, base.outputs[0])
     lower = keras.Model(base.input, conv)
     head = model.layers[i + 1:]
     def top(a):

@@ -27,6 +27,10 @@ def _pool(pooling:str):
     if pooling == 'max': return keras.layers.GlobalMaxPooling2D(name='max_pool')
     raise RadtlError(f"pooling must be 'avg' or 'max', not {pooling!r}")
 
+def _pooled(x, pooling:str, pools_inside:bool):
+    "The backbone's output `x` pooled as the pretrained network pools it: by the classifier, or already inside the backbone"
+    return x if pools_inside else _pool(pooling)(x)
+
 # %% ../nbs/04_model.ipynb #0d15957d
 def bn_layers(model)->list:
     "Every BatchNormalization layer of `model`, nested models included"
@@ -46,7 +50,7 @@ def build_classifier(backbone:str, # registry name of the backbone, e.g. 'densen
                      preprocessing:str=None, # preprocessing mode; None: the weights' default
                      dropout:float=0.2, # dropout before the softmax (and after the dense layer)
                      dense_units:int=0, # units of an extra ReLU dense layer; 0 for none
-                     pooling:str='avg', # 'avg' or 'max' global pooling
+                     pooling:str='avg', # 'avg' or 'max' global pooling (ConvNeXt: the backbone's own, then its LayerNormalization)
                      search_dirs:list=None, # folders searched for weight files
                      seed:int=None, # seed of the augmentation layer
                      batchnorm:str=None, # 'frozen' (inference mode always) or 'train'; None: frozen for pretrained weights, train for random init
@@ -54,7 +58,9 @@ def build_classifier(backbone:str, # registry name of the backbone, e.g. 'densen
     "Build a raw-pixel classifier on `backbone` with `weights`; its `WeightsInfo` is `model.weights_info`"
     if channels not in (1, 3): raise RadtlError(f'channels must be 1 or 3, not {channels}')
     if num_classes < 2: raise RadtlError(f'num_classes must be at least 2, not {num_classes}')
-    base, info = build_backbone(backbone, weights, (image_size, image_size, 3), preprocessing, search_dirs)
+    if pooling not in ('avg', 'max'): raise RadtlError(f"pooling must be 'avg' or 'max', not {pooling!r}")
+    inside = get_backbone(backbone).pools_inside
+    base, info = build_backbone(backbone, weights, (image_size, image_size, 3), preprocessing, search_dirs, pooling if inside else None)
     inp = keras.Input((image_size, image_size, channels), name='image')
     x = keras.layers.Concatenate(name='gray_to_rgb')([inp] * 3) if channels == 1 else inp
     if (aug := _augment_layer(augment, seed)) is not None: x = aug(x)
@@ -62,7 +68,7 @@ def build_classifier(backbone:str, # registry name of the backbone, e.g. 'densen
     batchnorm = batchnorm or ('train' if info.source == 'random' else 'frozen')
     if batchnorm not in ('frozen', 'train'): raise RadtlError(f"batchnorm must be 'frozen' or 'train', not {batchnorm!r}")
     if batchnorm == 'train': set_bn_momentum(base, 0.9 if bn_momentum is None else bn_momentum)
-    x = _pool(pooling)(base(x, training=False) if batchnorm == 'frozen' else base(x))
+    x = _pooled(base(x, training=False) if batchnorm == 'frozen' else base(x), pooling, inside)
     if dropout: x = keras.layers.Dropout(dropout, name='head_dropout')(x)
     if dense_units:
         x = keras.layers.Dense(dense_units, activation='relu', name='head_dense')(x)

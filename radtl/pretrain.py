@@ -170,11 +170,12 @@ def build_simclr(backbone:str, # registry name
                  search_dirs:list|None=None, # folders searched for weight files
                  seed:int=0): # seed of the two view layers
     "A SimCLR model on `backbone` (raw pixels in, (N, 2, `projection_dim`) projections out); returns (model, backbone, `WeightsInfo`)"
-    base, info = build_backbone(backbone, weights, (image_size, image_size, 3), preprocessing, search_dirs)
+    inside = get_backbone(backbone).pools_inside   # ConvNeXt: its features are pooled, then normalised, inside the backbone
+    base, info = build_backbone(backbone, weights, (image_size, image_size, 3), preprocessing, search_dirs, 'avg' if inside else None)
     aug = {**SIMCLR_AUGMENT, **(augment or {})}
     inp = keras.Input((image_size, image_size, channels), name='image')
     x = keras.layers.Concatenate(name='gray_to_rgb')([inp] * 3) if channels == 1 else inp
-    pre, pool = preprocessing_layer(info.preprocessing, backbone), keras.layers.GlobalAveragePooling2D(name='avg_pool')
+    pre, pool = preprocessing_layer(info.preprocessing, backbone), keras.layers.Identity() if inside else keras.layers.GlobalAveragePooling2D(name='avg_pool')
     head = keras.Sequential([keras.layers.Dense(hidden_dim, activation='relu', name='proj_hidden'),
                              keras.layers.Dense(projection_dim, name='proj_out')], name='projection')
     views = [SimCLRAugment(**aug, seed=seed + k, name=f'view{k + 1}')(x, training=True) for k in range(2)]
@@ -374,13 +375,13 @@ def pretrain(config, # a `PretrainConfig` or its dict form
 
 # %% ../nbs/04c_pretrain.ipynb #991f1d12
 def encoder_features(base, mode:str, cache, rows, batch_size:int=64)->np.ndarray:
-    "Global-average-pooled features of `base` (inference mode) for cache `rows`"
+    "Global-average-pooled features of `base` (inference mode) for cache `rows` (its output when it pools inside, as ConvNeXt does)"
     from radtl.backbones import Preprocess
     pre, out = Preprocess(mode), []
     b = CacheBatches(cache, rows, batch_size)
     for i in range(len(b)):
-        x = b[i][0]
-        out.append(ops.convert_to_numpy(ops.mean(base(_encoder_input(x, x.shape[-1], pre), training=False), axis=(1, 2))))
+        x = b[i][0]; f = base(_encoder_input(x, x.shape[-1], pre), training=False)
+        out.append(ops.convert_to_numpy(f if len(f.shape) == 2 else ops.mean(f, axis=(1, 2))))
     return np.concatenate(out) if out else np.zeros((0, 0), 'float32')
 
 def probe(backbone:str, # registry name
@@ -396,7 +397,7 @@ def probe(backbone:str, # registry name
     from sklearn.metrics import balanced_accuracy_score
     seed_everything(seed)
     size = data.cache.images.shape[1]
-    base, info = build_backbone(backbone, weights, (size, size, 3), None, search_dirs)
+    base, info = build_backbone(backbone, weights, (size, size, 3), None, search_dirs, 'avg' if get_backbone(backbone).pools_inside else None)
     tr, te = data.subsets['train'], data.subsets['test']
     if recalibrate: recalibrate_batchnorm(base, info.preprocessing, CacheBatches(data.cache, tr, batch_size, shuffle=True, seed=seed))
     f = lambda r: encoder_features(base, info.preprocessing, data.cache, r, batch_size)

@@ -323,9 +323,11 @@ def split_at_features(model):
     from radtl.model import base_of
     base = base_of(model)
     i = model.layers.index(base) + 1                      # the pooling layer after the base
-    extractor = keras.Model(model.inputs, model.layers[i].output)
-    x = inp = keras.Input(model.layers[i].output.shape[1:])
-    for layer in model.layers[i + 1:]: x = layer(x)
+    pooled = len(base.outputs[0].shape) == 2              # ConvNeXt pools inside its base: the layer after it reads the features
+    feats = model.layers[i].input if pooled else model.layers[i].output
+    extractor = keras.Model(model.inputs, feats)
+    x = inp = keras.Input(feats.shape[1:])
+    for layer in model.layers[i + (not pooled):]: x = layer(x)
     return extractor, keras.Model(inp, x)
 
 def feature_data(extractor, cache:ImageCache, subsets:dict, work:Path, batch_size:int)->ImageCache:
@@ -365,18 +367,26 @@ def time_to_convergence(h:pd.DataFrame, monitor:str='val_accuracy', patience:int
     return dict(epoch=int(h.epoch.iloc[-1]), seconds=round(float(h.epoch_time_s.sum()), 2))
 
 # %% ../nbs/04b_train.ipynb #ce1ac281
-def has_gpu()->bool:
-    "Whether the Keras backend sees a GPU"
-    b = keras.backend.backend()
-    try:
-        if b == 'tensorflow':
-            import tensorflow as tf; return bool(tf.config.list_physical_devices('GPU'))
-        if b == 'jax':
-            import jax; return jax.devices()[0].platform == 'gpu'
-        if b == 'torch':
-            import torch; return torch.cuda.is_available()
-    except Exception: return False
+def _nvidia_device_nodes()->list: return sorted(str(p) for p in Path('/dev').glob('nvidia[0-9]*'))
+
+def _backend_sees_gpu(b:str)->bool:
+    if b == 'tensorflow':
+        import tensorflow as tf; return bool(tf.config.list_physical_devices('GPU'))
+    if b == 'jax':
+        import jax; return any(d.platform == 'gpu' for d in jax.devices())
+    if b == 'torch':
+        import torch; return torch.cuda.is_available()
     return False
+
+def has_gpu()->bool:
+    "Whether the Keras backend sees a GPU; warns when the machine has NVIDIA GPUs the backend cannot use"
+    b = keras.backend.backend()
+    gpu = _backend_sees_gpu(b)
+    if not gpu and (nodes := _nvidia_device_nodes()):
+        import warnings
+        warnings.warn(f'this machine has NVIDIA devices ({", ".join(nodes)}) but the {b} backend sees no GPU (a CUDA or driver '
+                      'problem: see the log above): training runs on the CPU', RuntimeWarning, stacklevel=2)
+    return gpu
 
 def _on(option:str, gpu:bool)->bool: return option == 'on' or (option == 'auto' and gpu)
 

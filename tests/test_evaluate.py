@@ -6,7 +6,8 @@ from sklearn import metrics as skm
 from radtl.core import RadtlError
 from radtl.evaluate import (metrics_from_probs, metrics_from_predictions, weighted_metrics, bootstrap_ci, stratified_weights, metric_names,
                             expected_calibration_error, mcnemar_exact, delong_test, delong_ovr, holm, welch_test, agreement,
-                            fake_run, load_run, evaluate_runs, probs_of)
+                            load_run, evaluate_runs, probs_of)
+from fake_runs import fake_run
 
 def _random(n=500, K=4, signal=1.2, seed=0, ties=False):
     rng = np.random.default_rng(seed)

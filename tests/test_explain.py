@@ -4,7 +4,7 @@ import numpy as np, pytest, keras
 from radtl.core import RadtlError
 from radtl.backbones import BACKBONES, load_radtl_model
 from radtl.model import build_classifier, base_of
-from radtl.explain import gradcam, gradcam_raw, gradcam_layer_of, layer_activations, cka, peak_in_lesion, lesion_area_fraction, plot_gradcam_grid
+from radtl.explain import gradcam, gradcam_raw, gradcam_layer_of, gradcam_map, layer_activations, cka, peak_in_lesion, lesion_area_fraction, plot_gradcam_grid
 
 def _imgs(n=3, sz=32, c=1, seed=0): return np.random.default_rng(seed).integers(0, 256, (n, sz, sz, c)).astype('uint8')
 
@@ -13,7 +13,7 @@ def _reference_gradcam(model, x, cls):
     import tensorflow as tf
     base = base_of(model); i = model.layers.index(base)
     pre = keras.Model(model.input, model.layers[i - 1].output)
-    inner = keras.Model(base.input, [base.get_layer(gradcam_layer_of(model)).output, base.output])
+    inner = keras.Model(base.input, [gradcam_map(base, gradcam_layer_of(model)), base.output])
     with tf.GradientTape() as tape:
         conv, feat = inner(pre(x.astype('float32')))
         for l in model.layers[i + 1:]: feat = l(feat, training=False)
@@ -29,7 +29,7 @@ def test_gradcam_shapes_and_range(name):
     m = build_classifier(name, 3, image_size=sz, channels=1, dense_units=4)
     x = _imgs(2, sz)
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')   # ConvNeXt's registered layer is bypassed by a skip connection: warned, backbone output used
+        warnings.simplefilter('error', UserWarning)   # every registered Grad-CAM layer is one the class score depends on alone
         raw, p = gradcam_raw(m, x); cams = gradcam(m, x, class_index=1)
     np.testing.assert_allclose(p, m.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
     assert raw.ndim == 3 and (raw >= 0).all()
@@ -42,16 +42,22 @@ def test_gradcam_matches_textbook_reference():
         raw, _ = gradcam_raw(m, x, class_index=cls)
         np.testing.assert_allclose(raw, _reference_gradcam(m, x, np.full(3, cls)), rtol=1e-4, atol=1e-7)
 
-def test_gradcam_convnext_uses_backbone_output():
-    "ConvNeXt's blocks are bypassed by skip connections, so the registry points Grad-CAM at the backbone output"
-    m = build_classifier('convnext_tiny', 2, image_size=32, channels=3)
-    assert gradcam_layer_of(m) == base_of(m).layers[-1].name
+def test_gradcam_convnext_reads_the_map_before_its_pooling_and_norm():
+    "ConvNeXt pools, then normalises, inside its backbone: Grad-CAM reads the last map at the pooling's input, as the textbook does"
+    m = build_classifier('convnext_tiny', 3, image_size=64, channels=1, dense_units=4)
+    base = base_of(m)
+    pool = base.get_layer(gradcam_layer_of(m))
+    assert isinstance(pool, keras.layers.GlobalAveragePooling2D) and isinstance(base.layers[-1], keras.layers.LayerNormalization)
+    assert tuple(gradcam_map(base, pool.name).shape) == (None, 2, 2, 768)
+    x = _imgs(3, 64)
     with warnings.catch_warnings():
         warnings.simplefilter('error', UserWarning)
-        cams, _ = gradcam_raw(m, _imgs(1, 32, 3))
-    assert cams.shape[0] == 1
+        raw, p = gradcam_raw(m, x, class_index=1)
+    assert raw.shape == (3, 2, 2)
+    np.testing.assert_allclose(p, m.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(raw, _reference_gradcam(m, x, np.full(3, 1)), rtol=1e-4, atol=1e-7)
     with pytest.warns(UserWarning, match='skip connection'):                    # a block layer named explicitly still warns
-        gradcam_raw(m, _imgs(1, 32, 3), layer='convnext_tiny_stage_3_block_2_identity')
+        assert gradcam_raw(m, x[:1], layer='convnext_tiny_stage_3_block_2_identity')[0].shape == (1, 2, 2)
 
 def test_gradcam_after_reload_and_bad_layer(tmp_path):
     m = build_classifier('mobilenetv3small', 2, image_size=32, channels=1)

@@ -1,7 +1,8 @@
 "Figures of radtl.figures: each returns a Figure and saves a non-trivial PNG, also for awkward inputs"
 import numpy as np, pandas as pd, pytest
 from matplotlib.figure import Figure
-from radtl.evaluate import fake_run, load_run, probs_of
+from radtl.evaluate import load_run, probs_of
+from fake_runs import fake_run
 from radtl.figures import plot_confusion, plot_roc, plot_pr, plot_history, plot_reliability, plot_forest, save_figure, run_figures
 
 @pytest.fixture

@@ -6,8 +6,8 @@ lesion 0.74 against 0.18 by area and 0.24 with shuffled lesions); and the regist
 EfficientNetV2S, ConvNeXtTiny) fine-tuned briefly from ImageNet weights, skipped when the weights are not on this machine
 (radtl never downloads them in tests). From scratch, EfficientNetV2S and ConvNeXtTiny do not learn the set in CPU
 minutes (EfficientNetV2S: test accuracy 0.41 after six epochs at 96 px); on a GPU (`pytest -m gpu`, skipped without one)
-both train from scratch for 20 epochs over 2,000 images at 128 px: EfficientNetV2S localises, ConvNeXtTiny does not
-(an expected failure that says why)."""
+both train from scratch for 20 epochs over 2,000 images at 128 px: EfficientNetV2S localises; ConvNeXtTiny did not
+while Grad-CAM read its per-position-normalised map, and is not yet re-measured with the map before pooling."""
 import time
 import numpy as np, pandas as pd, pytest, keras
 from radtl.core import seed_everything
@@ -94,16 +94,15 @@ def test_gradcam_of_densenet121_trained_from_scratch_peaks_in_lesion(tmp_path):
     hit, area, perm, acc = _localised('densenet121 from scratch', model, cache, les, test, size, t0)
     assert acc > 0.8 and hit >= max(2 * area, area + 0.2) and hit >= perm + 0.15   # seen: 0.74 vs 0.18 and 0.24, accuracy 0.95
 
-CONVNEXT_FROM_SCRATCH = ('ConvNeXtTiny from scratch classifies (test accuracy 0.92) but its last-stage Grad-CAM does not point at '
-    'the lesion: peak in lesion 0.06 against 0.12 by area and 0.11 shuffled (H100, JAX, 188 s). At 128 px its last map is 4×4 and '
-    'every 7×7 depthwise kernel there sees the whole map, so nothing ties a cell to its place; the ImageNet-weights test is its test')
-
 @pytest.mark.slow
 @pytest.mark.gpu
-@pytest.mark.parametrize('backbone', ['efficientnetv2s', pytest.param('convnext_tiny', marks=pytest.mark.xfail(strict=True, reason=CONVNEXT_FROM_SCRATCH))])
+@pytest.mark.parametrize('backbone', ['efficientnetv2s', 'convnext_tiny'])
 def test_gradcam_of_backbone_trained_from_scratch_on_gpu_peaks_in_lesion(tmp_path, backbone):
     """From scratch these two need a few hundred steps over a few thousand images: minutes on a GPU, hours on this CPU.
-    EfficientNetV2S, H100 with JAX: peak in lesion 0.40 against 0.12 by area and 0.22 shuffled, accuracy 0.99, 281 s."""
+    EfficientNetV2S, H100 with JAX: peak in lesion 0.40 against 0.12 by area and 0.22 shuffled, accuracy 0.99, 281 s.
+    ConvNeXtTiny was an expected failure (peak in lesion 0.06 against 0.12 by area, accuracy 0.92) while Grad-CAM read the
+    per-position LayerNormalization of Keras' notop ConvNeXt; it now reads the map before radtl's pool-then-normalise
+    backbone, and has not been run on a GPU since: no expectation is recorded until it has."""
     if not has_gpu(): pytest.skip(f'{backbone} from scratch needs about 600 training steps at 128 px: run on a GPU (pytest -m gpu)')
     size = 128; cache, les, train, test = _synthetic(tmp_path, size, n_train=2000, n_test=400)
     seed_everything(0); t0 = time.perf_counter()

@@ -55,3 +55,21 @@ def test_bad_arguments():
     with pytest.raises(RadtlError, match='channels'): build_classifier('resnet50', 2, image_size=32, channels=2)
     with pytest.raises(RadtlError, match='at least 75'): build_classifier('inceptionv3', 2, image_size=32)
     with pytest.raises(RadtlError, match='augment must be'): build_classifier('resnet50', 2, image_size=32, augment='flip')
+
+def test_convnext_features_split_and_reload(tmp_path):
+    "ConvNeXt pools inside its backbone: the feature-cache split ends at its pooled, normalised output, and the model reloads"
+    from radtl.train import split_at_features
+    m = build_classifier('convnext_tiny', 3, image_size=64, channels=1, dense_units=8)
+    base = base_of(m)
+    assert isinstance(base.layers[-1], keras.layers.LayerNormalization) and len(base.outputs[0].shape) == 2
+    x, _ = _xy(3, 64)
+    extractor, head = split_at_features(m)
+    feats = extractor.predict(x, verbose=0)
+    assert feats.shape == (3, 768)
+    inner = keras.Model(base.input, base.output)
+    pre = keras.Model(m.input, m.get_layer('preprocess').output)
+    np.testing.assert_allclose(feats, inner.predict(pre.predict(x, verbose=0), verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(head.predict(feats, verbose=0), m.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    assert [l.name for l in head.layers[1:]] == ['head_dropout', 'head_dense', 'head_dense_dropout', 'predictions']
+    m.save(tmp_path / 'cx.keras')
+    np.testing.assert_allclose(load_radtl_model(tmp_path / 'cx.keras').predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-6, atol=1e-7)

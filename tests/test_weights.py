@@ -1,5 +1,5 @@
 "Strict loading of legacy Keras-2 .h5 files, written here in the exact layouts Keras 2 (tf_keras) writes"
-import urllib.error
+import os, urllib.error
 import numpy as np, pytest, keras
 from keras import ops
 from radtl.core import RadtlError
@@ -136,3 +136,44 @@ def test_nested_full_model(tmp_path):
     m = keras.applications.DenseNet121(weights=None, include_top=False, input_shape=(32, 32, 3))
     assert load_legacy_h5(m, tmp_path/'nested.h5')['n_layers'] == 241
     for a, c in zip(b.weights, m.weights): np.testing.assert_array_equal(a.numpy(), ops.convert_to_numpy(c))
+
+def test_download_errors_keep_their_own_messages(tmp_path, monkeypatch):
+    "A download whose hash does not match, or that cannot be written, is reported as what it is, not as 'could not download'"
+    import errno
+    from keras.src.utils import file_utils   # only to stand in for the network
+    if resolve_weights('resnet50', 'imagenet').file: pytest.skip("the real ResNet50 file is in Keras' cache: Keras would not download")
+    written = []
+    def junk(url, target, *a): written.append(target); open(target, 'wb').write(b'<html>captive portal</html>')
+    monkeypatch.setattr(file_utils, 'urlretrieve', junk)
+    try:
+        with pytest.raises(RadtlError) as e: build_backbone('resnet50', 'imagenet', (32, 32, 3), search_dirs=[str(tmp_path)])
+    finally:
+        for f in written: os.remove(f)   # Keras keeps a download that failed its hash check
+    assert 'hash does not match' in str(e.value) and 'could not download' not in str(e.value) and 'resnet50_weights' in str(e.value)
+    def full(url, target, *a): raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(file_utils, 'urlretrieve', full)
+    with pytest.raises(RadtlError) as e: build_backbone('resnet50', 'imagenet', (32, 32, 3), search_dirs=[str(tmp_path)])
+    assert 'No space left on device' in str(e.value) and 'could not download' not in str(e.value) and 'KERAS_HOME' in str(e.value)
+
+def test_local_imagenet_file_that_does_not_fit(tmp_path):
+    "A local ImageNet file Keras cannot load into the network is named, with what Keras said"
+    m = tf_keras.applications.DenseNet121(weights=None, include_top=False, input_shape=(32, 32, 3))
+    m.save_weights(tmp_path/'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5')
+    with pytest.raises(RadtlError, match='does not fit resnet50 as its ImageNet weights'):
+        build_backbone('resnet50', 'imagenet', (32, 32, 3), search_dirs=[str(tmp_path)])
+
+def test_efficientnet_b_keeps_keras_imagenet_stem(tmp_path, offline):
+    "EfficientNet B0 from a local ImageNet file is the network Keras builds for weights='imagenet' (its stem Rescaling), random init is not"
+    m = tf_keras.applications.EfficientNetB0(weights=None, include_top=False, input_shape=(32, 32, 3))
+    m.save_weights(tmp_path/'efficientnetb0_notop.h5')
+    base, info = build_backbone('efficientnetb0', 'imagenet', (32, 32, 3), search_dirs=[str(tmp_path)])
+    assert info.file == str(tmp_path/'efficientnetb0_notop.h5') and 'imagenet_stddev_rescaling' in [l.name for l in base.layers]
+    np.testing.assert_array_equal(ops.convert_to_numpy(base.weights[-1]), m.weights[-1].numpy())
+    assert 'imagenet_stddev_rescaling' not in [l.name for l in build_backbone('efficientnetb0', None, (32, 32, 3), search_dirs=[])[0].layers]
+
+def test_no_keras_internals_in_radtl():
+    "radtl reaches Keras only through its public API (keras.src is Keras' private package)"
+    from pathlib import Path
+    import radtl
+    hits = [f'{p.name}:{i}' for p in Path(radtl.__file__).parent.glob('*.py') for i, l in enumerate(p.read_text().splitlines(), 1) if 'keras.src' in l]
+    assert not hits, hits
