@@ -21,7 +21,7 @@ def main(argv=None):
     import pandas as pd, keras
     from radtl.synthetic import synthetic_brain_mri
     from radtl.pretrain import PretrainConfig, pretrain
-    from radtl.train import has_gpu
+    from radtl.hardware import has_gpu
     work = Path(tempfile.mkdtemp(prefix='radtl-bench-pretrain-'))
     root = synthetic_brain_mri(work / 'syn', n_train=int(a.n / 0.85), n_test=20, size=a.size, seed=0)
     cfg = PretrainConfig(data=dict(roots=[str(root)], image_size=a.size), backbone=a.backbone, epochs=a.epochs, batch_size=a.batch_size)

@@ -21,7 +21,7 @@ def main(argv=None):
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     import numpy as np, pandas as pd, keras
     from radtl.synthetic import synthetic_brain_mri
-    from radtl.train import RunConfig, run, prepare_data, _build, set_trainable, _loss
+    from radtl.train import RunConfig, run, prepare_data, run_model, set_trainable, _loss
     from radtl.recipe import get_recipe
     work = Path(tempfile.mkdtemp(prefix='radtl-bench-train-'))
     root = synthetic_brain_mri(work / 'syn', n_train=int(a.n / 0.7), n_test=40, size=a.size, seed=0)
@@ -36,7 +36,7 @@ def main(argv=None):
 
     # the same model, compile and images, bare model.fit from memory
     keras.utils.set_random_seed(0)
-    model = _build(cfg, len(data.classes), data.cache.images.shape[-1], a.size)
+    model = run_model(cfg, data)
     set_trainable(model, cfg.recipe_obj.phases[0], cfg.recipe_obj.n_unfrozen)
     model.compile(keras.optimizers.Adam(1e-4), _loss(0, len(data.classes)), metrics=['accuracy'])
     x = np.asarray(data.cache.images[np.sort(data.subsets['train'])]); y = data.cache.labels[np.sort(data.subsets['train'])]

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 import h5py, imagehash
-from PIL import Image, ImageOps
+from PIL import Image
 from scipy.fft import dct
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
 from .core import RadtlError, default_cache_dir, write_json_atomic, atomic_path, file_md5
-from .data import usable, error_counts, error_kind, LABEL_KINDS, _open_checked, _to_8bit, is_dicom, read_image, scan, normalise_label, read_patient_table, patients_from_table, match_files
+from .data import usable, error_counts, error_kind, LABEL_KINDS, is_dicom, read_grey, scan, normalise_label, read_patient_table, patients_from_table, match_files
 
 # %% auto #0
 __all__ = ['THUMB', 'DEFAULT_THRESHOLD', 'DEFAULT_MIN_CORR', 'SHORTCUT_PROPERTIES', 'FIGSHARE_LABELS', 'DEFAULT_LINK_CORR',
@@ -32,10 +32,7 @@ THUMB = 32  # side of the grey thumbnail kept per image for verifying hash match
 def _grey(path)->Image.Image:
     "The image at `path` as grey `L`, as cheaply as its format allows (JPEG: DCT-domain downscale)"
     if str(path).lower().endswith('.mat'): return Image.fromarray(read_figshare_mat(path)['image'])
-    if is_dicom(path): return read_image(path).convert('L')
-    im = _open_checked(path)
-    if im.format == 'JPEG': im.draft('L', (4 * THUMB, 4 * THUMB))
-    return _to_8bit(ImageOps.exif_transpose(im)).convert('L')
+    return read_grey(path, draft=4 * THUMB)
 
 def _renderings(path, hash_size:int=8)->tuple:
     "The two small grey renderings of the image at `path` the audit keeps: Lanczos (to hash, as imagehash does) and bilinear (the thumbnail)"
@@ -63,7 +60,8 @@ def _load_fingerprints(path:Path)->dict:
     return {m: (h, t) for m, h, t in zip(z['md5'], z['hashes'], z['thumbs'])}
 
 def _save_fingerprints(path:Path, known:dict):
-    md5 = np.array(list(known)); hs = np.array([known[m][0] for m in md5], np.uint64).reshape(-1, 2)
+    md5 = np.array(list(known))
+    hs = np.array([known[m][0] for m in md5], np.uint64).reshape(-1, 2)
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as f: np.savez(f, md5=md5, hashes=hs, thumbs=np.stack([known[m][1] for m in md5]))
 
@@ -77,7 +75,8 @@ def image_fingerprints(cat:pd.DataFrame, # catalog from `scan`
     known = _load_fingerprints(cpath)
     todo = u[~u.md5.isin(known)].drop_duplicates('md5')
     with ThreadPoolExecutor(workers or min(16, 2 * (os.cpu_count() or 1))) as pool:
-        res = list(tqdm(pool.map(lambda p: _renderings(p, hash_size), todo.path), total=len(todo), desc='hash', unit='img', disable=not progress))
+        res = list(tqdm(pool.map(lambda p: _renderings(p, hash_size), todo.path), total=len(todo), desc='hash',
+                        unit='img', disable=not progress))
     if res:
         px = np.stack([r[0] for r in res])
         hs = np.stack([phash_bits(px, hash_size), phash_bits(px[:, :, ::-1], hash_size)], 1)   # the mirror's hash: of the mirrored rendering
@@ -90,7 +89,8 @@ DEFAULT_THRESHOLD, DEFAULT_MIN_CORR = 6, 0.95
 
 def _unit_rows(thumbs:np.ndarray)->np.ndarray:
     "Thumbnails as zero-mean, unit-norm float rows, for correlation by dot product"
-    a = thumbs.reshape(len(thumbs), -1).astype(np.float32); a -= a.mean(1, keepdims=True)
+    a = thumbs.reshape(len(thumbs), -1).astype(np.float32)
+    a -= a.mean(1, keepdims=True)
     return a / (np.linalg.norm(a, axis=1, keepdims=True) + 1e-6)
 
 def _candidates(h, hm, threshold, block):
@@ -125,8 +125,10 @@ def union_groups(pairs:pd.DataFrame, # duplicate pairs (i, j) of `n` images
                  patients, # patient of each image (None/NaN: unknown)
                 )->np.ndarray:
     "Group of each image: connected components of duplicate `pairs` and of shared `patients` (a node per patient)"
-    p = pd.Series(list(patients), dtype=object); n = len(p)
-    known = p.dropna(); known = known[known.astype(str) != '']
+    p = pd.Series(list(patients), dtype=object)
+    n = len(p)
+    known = p.dropna()
+    known = known[known.astype(str) != '']
     node = n + pd.factorize(known.astype(str))[0]
     edges = pd.concat([pairs[['i', 'j']].astype(int), pd.DataFrame({'i': known.index.to_numpy(), 'j': node})], ignore_index=True)
     return group_ids(n + (node.max() - n + 1 if len(node) else 0), edges)[:n]
@@ -174,7 +176,8 @@ def read_figshare_mat(path)->dict:
             a = np.asarray(cj['image'], np.float64).T          # MATLAB stores column-major: h5py sees the transpose
             pid = ''.join(map(chr, np.asarray(cj['PID']).ravel())).strip('\x00 ')
             label = int(np.asarray(cj['label']).ravel()[0])
-    except (OSError, KeyError) as e: raise RadtlError(f'{path}: not a figshare .mat file (MATLAB v7.3 with struct cjdata: image, label, PID): {e}')
+    except (OSError, KeyError) as e:
+        raise RadtlError(f'{path}: not a figshare .mat file (MATLAB v7.3 with struct cjdata: image, label, PID): {e}')
     a = (a - a.min()) * (255 / max(a.max() - a.min(), 1e-12))
     return dict(image=a.round().astype(np.uint8), label=FIGSHARE_LABELS.get(label, str(label)), patient=pid or None)
 
@@ -182,8 +185,11 @@ def read_figshare_mat(path)->dict:
 def _mat_rows(root:Path)->list:
     rows = []
     for p in sorted(root.rglob('*.mat')):
-        row = dict(path=str(p), source=root.name, split='', label=None, format='MAT', bytes=p.stat().st_size, md5=file_md5(p), error=None, patient=None)
-        try: m = read_figshare_mat(p); row.update(label=m['label'], patient=m['patient'], width=m['image'].shape[1], height=m['image'].shape[0])
+        row = dict(path=str(p), source=root.name, split='', label=None, format='MAT', bytes=p.stat().st_size,
+                   md5=file_md5(p), error=None, patient=None)
+        try:
+            m = read_figshare_mat(p)
+            row.update(label=m['label'], patient=m['patient'], width=m['image'].shape[1], height=m['image'].shape[0])
         except RadtlError as e: row['error'] = f'unreadable: {e}'
         rows.append(row)
     return rows
@@ -201,16 +207,23 @@ def load_reference(root, # a folder (or a list of folders) of figshare .mat file
     roots = [Path(r).expanduser() for r in ([root] if isinstance(root, (str, Path)) else root)]
     for r in roots:
         if not r.is_dir(): raise RadtlError(f'reference {r} is not a folder')
-    if any(next(r.rglob('*.mat'), None) is not None for r in roots): ref = pd.DataFrame([row for r in roots for row in _mat_rows(r)])
+    if any(next(r.rglob('*.mat'), None) is not None for r in roots):
+        ref = pd.DataFrame([row for r in roots for row in _mat_rows(r)])
     else:
-        if patients is None: raise RadtlError(f'reference {", ".join(map(str, roots))} holds images, not figshare .mat files: give its patient table too (--reference-patients CSV)')
-        ref = scan(*roots, progress=progress, verbose=False); t = read_patient_table(patients)
+        if patients is None:
+            raise RadtlError(f'reference {", ".join(map(str, roots))} holds images, not figshare .mat files: give its '
+                             'patient table too (--reference-patients CSV)')
+        ref = scan(*roots, progress=progress, verbose=False)
+        t = read_patient_table(patients)
         ref['patient'] = patients_from_table(ref, t, roots)[0]
-        if 'label' in t: lab = _table_labels(ref, t, roots); ref.loc[lab.index, 'label'] = lab
+        if 'label' in t:
+            lab = _table_labels(ref, t, roots)
+            ref.loc[lab.index, 'label'] = lab
     placed = ref.error.map(error_kind, na_action='ignore').isin(LABEL_KINDS)   # a reference needs no class folders
     ref.loc[placed, 'error'] = None
     ref = ref[ref.error.isna() & ref.patient.notna()]
-    if not len(ref): raise RadtlError(f'reference {", ".join(map(str, roots))}: no readable image with a patient ID' + ('' if patients is None else f' in {patients}'))
+    if not len(ref):
+        raise RadtlError(f'reference {", ".join(map(str, roots))}: no readable image with a patient ID' + ('' if patients is None else f' in {patients}'))
     return ref.reset_index(drop=True)
 
 # %% ../nbs/01b_audit.ipynb #b609a49f
@@ -233,7 +246,8 @@ def link_candidates(h:np.ndarray, thumbs:np.ndarray, md5:np.ndarray, # the image
         c, cm = (t[i] * tr[r]).sum(1), (t[i] * trm[r]).sum(1)
         mirror = cm > c
         kind = np.where(md5[i] == ref_md5[r], 'exact', np.where(mirror, 'mirror', 'near'))
-        out.append(pd.DataFrame({'i': i, 'r': r, 'kind': kind, 'distance': np.where(mirror, dm, d), 'corr': np.maximum(c, cm).round(5)}))
+        out.append(pd.DataFrame({'i': i, 'r': r, 'kind': kind, 'distance': np.where(mirror, dm, d),
+                                 'corr': np.maximum(c, cm).round(5)}))
     return pd.concat(out, ignore_index=True).astype({'i': int, 'r': int, 'distance': int, 'corr': float})
 
 # %% ../nbs/01b_audit.ipynb #dc4ed041
@@ -324,7 +338,8 @@ def _summary(cat, u, pairs, threshold, min_corr)->dict:
         n_test=int((u.split == 'test').sum()), test_leaks=int(len(leaks)),
         test_leaks_by_class=_counts(leaks.label), test_leaks_by_source=_counts(leaks.source),
         cross_source_duplicates=int(u.cross_source.sum()),
-        label_conflicts=int(len(conflicts)), label_conflict_groups=[{'group': int(k), 'labels': v} for k, v in conflicts.head(50).items()],
+        label_conflicts=int(len(conflicts)),
+        label_conflict_groups=[{'group': int(k), 'labels': v} for k, v in conflicts.head(50).items()],
         shortcuts=shortcuts(u), **_patient_summary(u))
 
 def _patient_summary(u:pd.DataFrame)->dict:
@@ -391,29 +406,42 @@ def audit(cat:pd.DataFrame, # catalog from `scan` (with `patient` from DICOM or 
     return Audit(u, _pairs_table(u, pairs), s, threshold, min_corr, links)
 
 # %% ../nbs/01b_audit.ipynb #a57c45e1
+def _by(s:dict, key:str)->str:
+    "' — by class: …; by source: …' for a count `key` of summary `s` that has `_by_class` and `_by_source` breakdowns, '' for none"
+    return f" — by class: {s[key + '_by_class']}; by source: {s[key + '_by_source']}" if s[key] else ''
+
 def _patient_lines(s:dict)->list:
     lines = _link_lines(s)
-    if not s.get('n_patients'): return lines + ['patients: none known (no DICOM PatientID, table, pattern or linked reference image): groups are image duplicates only']
+    if not s.get('n_patients'):
+        return lines + ['patients: none known (no DICOM PatientID, table, pattern or linked reference image): groups '
+                        'are image duplicates only']
     src = ', '.join(f'{k} {v}' for k, v in s['patient_sources'].items())
-    return lines + [f"patients: {s['n_patients']} on {s['images_with_patient']} of {s['n_usable']} images ({src}); a split keeps {s['groups']} groups apart (duplicates ∪ patients)",
-             f"patient-level test leakage: {s['patient_test_leaks']} of {s['n_test']} official test images ({s['n_test_with_patient']} with a patient) have their patient in training "
-             f"({s['patient_test_leak_patients']} of {s['test_patients']} test patients)" + (f" — by class: {s['patient_test_leaks_by_class']}; by source: {s['patient_test_leaks_by_source']}" if s['patient_test_leaks'] else '')]
+    patients = (f"patients: {s['n_patients']} on {s['images_with_patient']} of {s['n_usable']} images ({src}); "
+                f"a split keeps {s['groups']} groups apart (duplicates ∪ patients)")
+    leaks = (f"patient-level test leakage: {s['patient_test_leaks']} of {s['n_test']} official test images "
+             f"({s['n_test_with_patient']} with a patient) have their patient in training "
+             f"({s['patient_test_leak_patients']} of {s['test_patients']} test patients)" + _by(s, 'patient_test_leaks'))
+    return lines + [patients, leaks]
 
 def _link_lines(s:dict)->list:
     if 'link' not in s: return []
     k = s['link']
     cov = ', '.join(f'{c} {a}/{b}' for c, (a, b) in k['linked_by_class'].items())
-    return [f"reference {k['reference']} ({k['n_reference']} images, {k['reference_patients']} patients): {k['linked']} of {k['n_images']} images linked "
-            f"(corr ≥ {k['min_corr']}; {cov}; kinds {k['linked_by_kind'] or 'none'}), {k['ambiguous']} ambiguous, {k['label_conflicts']} label conflicts"]
+    return [f"reference {k['reference']} ({k['n_reference']} images, {k['reference_patients']} patients): "
+            f"{k['linked']} of {k['n_images']} images linked (corr ≥ {k['min_corr']}; {cov}; kinds {k['linked_by_kind'] or 'none'}), "
+            f"{k['ambiguous']} ambiguous, {k['label_conflicts']} label conflicts"]
 
 def format_audit(a:Audit)->str:
     "A readable report of an `Audit`"
     s = a.summary
-    lines = [f"{s['n_images']} files, {s['n_usable']} usable labelled images, {s['n_errors']} unusable" + (f" ({', '.join(f'{k} {v}' for k, v in s['errors'].items())})" if s['errors'] else ''),
-             f"duplicate groups: {s['duplicate_groups']} ({s['duplicated_images']} images); pairs by kind: {s['pairs_by_kind'] or 'none'} (hash threshold {s['threshold']}/64 bits, thumbnail corr ≥ {s['min_corr']})",
+    errors = f" ({', '.join(f'{k} {v}' for k, v in s['errors'].items())})" if s['errors'] else ''
+    lines = [f"{s['n_images']} files, {s['n_usable']} usable labelled images, {s['n_errors']} unusable{errors}",
+             f"duplicate groups: {s['duplicate_groups']} ({s['duplicated_images']} images); pairs by kind: "
+             f"{s['pairs_by_kind'] or 'none'} (hash threshold {s['threshold']}/64 bits, thumbnail corr ≥ {s['min_corr']})",
              f"duplicates within a split: {s['within_split_duplicates'] or 'none'}",
-             f"test leakage: {s['test_leaks']} of {s['n_test']} official test images have a copy in training" + (f" — by class: {s['test_leaks_by_class']}; by source: {s['test_leaks_by_source']}" if s['test_leaks'] else ''),
+             f"test leakage: {s['test_leaks']} of {s['n_test']} official test images have a copy in training" + _by(s, 'test_leaks'),
              *_patient_lines(s),
              f"cross-source duplicates: {s['cross_source_duplicates']} images; label conflicts: {s['label_conflicts']} groups"]
-    lines += [f"SHORTCUT WARNING: {c['property']} predicts the class with accuracy {c['accuracy']:.2f} vs chance {c['chance']:.2f} ({c['scope']})" for c in s['shortcuts']] or ['shortcuts: none found']
+    lines += [f"SHORTCUT WARNING: {c['property']} predicts the class with accuracy {c['accuracy']:.2f} vs chance "
+              f"{c['chance']:.2f} ({c['scope']})" for c in s['shortcuts']] or ['shortcuts: none found']
     return '\n'.join(lines)

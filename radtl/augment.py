@@ -49,7 +49,8 @@ def _scipy_wrap(u, n):
 
 def _gather_bilinear(x, u, v):
     "Bilinear read of images `x` (B,H,W,C) at in-range coordinates `u` (x) and `v` (y), each (B,H,W)"
-    shape = ops.shape(x); b, h, w, ch = shape[0], shape[1], shape[2], shape[3]
+    shape = ops.shape(x)
+    b, h, w, ch = shape[0], shape[1], shape[2], shape[3]
     u0, v0 = ops.floor(u), ops.floor(v)
     du, dv = (u - u0)[..., None], (v - v0)[..., None]
     u0, v0 = ops.cast(u0, 'int32'), ops.cast(v0, 'int32')
@@ -64,7 +65,8 @@ def resample(x, # images (B,H,W,C), float32
              fill_mode:str='nearest', # `nearest`, `constant`, `reflect` or `wrap`, with scipy's meaning
              cval:float=0.): # fill value for `constant`
     "Bilinear resample of `x` under `t` with `scipy.ndimage`'s fill modes"
-    shape = ops.shape(x); h, w = ops.cast(shape[1], 'float32'), ops.cast(shape[2], 'float32')
+    shape = ops.shape(x)
+    h, w = ops.cast(shape[1], 'float32'), ops.cast(shape[2], 'float32')
     if fill_mode == 'wrap':
         u, v = _grid(t, shape[1], shape[2])
         return _gather_bilinear(x, _scipy_wrap(u, w), _scipy_wrap(v, h))
@@ -170,7 +172,8 @@ def _shift(self:IDGAugment, r, n, size):
     if not _on(r): return ops.zeros((n,), 'float32')
     if _is_choice(r):
         vals = np.arange(r) if np.ndim(r) == 0 else np.asarray(r)
-        pick = ops.take(ops.convert_to_tensor(vals.astype('float32')), keras.random.randint((n,), 0, len(vals), seed=self.seed_generator))
+        pick = ops.take(ops.convert_to_tensor(vals.astype('float32')),
+                        keras.random.randint((n,), 0, len(vals), seed=self.seed_generator))
         v = pick * ops.cast(keras.random.randint((n,), 0, 2, seed=self.seed_generator)*2 - 1, 'float32')
     else: v = keras.random.uniform((n,), -float(r), float(r), seed=self.seed_generator)
     return v * ops.cast(size, 'float32') if np.max(r) < 1 else v

@@ -46,6 +46,7 @@ class CacheBatches(keras.utils.PyDataset):
 
     def set_epoch(self, epoch:int):
         "Start the shuffled order of `epoch` (used when a run resumes)"
-        self.epoch = epoch; self._order = self._epoch_order()
+        self.epoch = epoch
+        self._order = self._epoch_order()
 
     def on_epoch_end(self): self.set_epoch(self.epoch + 1)

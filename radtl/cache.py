@@ -1,4 +1,4 @@
-"""Decode and resize every image once into a uint8 memmap that every run of a study reads, and batch it with a seeded `PyDataset`
+"""Decode and resize every image once into a uint8 memmap, keyed by the images' content, that every run of a study reads
 
 Docs: https://radtl.github.io/radtl/cache.html.md"""
 
@@ -27,11 +27,14 @@ def resize_image(im:Image.Image, size:int, policy:str='stretch')->Image.Image:
     if policy == 'stretch': return im.resize((size, size), Image.BILINEAR)
     w, h = im.size
     if policy == 'pad':
-        s = size / max(w, h); im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)
-        out = Image.new(im.mode, (size, size)); out.paste(im, ((size - im.width) // 2, (size - im.height) // 2))
+        s = size / max(w, h)
+        im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)
+        out = Image.new(im.mode, (size, size))
+        out.paste(im, ((size - im.width) // 2, (size - im.height) // 2))
         return out
     if policy == 'center_crop':
-        s = size / min(w, h); im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
+        s = size / min(w, h)
+        im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
         l, t = (im.width - size) // 2, (im.height - size) // 2
         return im.crop((l, t, l + size, t + size))
     raise RadtlError(f'unknown resize policy {policy!r}; choose one of {", ".join(RESIZE_POLICIES)}')
@@ -56,7 +59,8 @@ def _cache_file(cache_dir, key, ext:str)->Path: return default_cache_dir(cache_d
 
 def _pixels_key(images, size, policy, channels)->str:
     "What defines the decoded arrays: the files' content in row order, size, policy, channels, the decoder"
-    return stable_hash({'md5': list(images.md5), 'size': size, 'policy': policy, 'channels': channels, 'pillow': PIL.__version__, 'v': DECODE_VERSION})
+    return stable_hash({'md5': list(images.md5), 'size': size, 'policy': policy, 'channels': channels,
+                        'pillow': PIL.__version__, 'v': DECODE_VERSION})
 
 def _labels_key(pixels:str, labels:list, classes:list)->str:
     "What defines the cache served: its pixels, every row's label and the class order"
@@ -72,9 +76,11 @@ def _write_cache(npy:Path, paths, size, policy, channels, workers, progress):
     with atomic_path(npy) as tmp:
         mm = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(len(paths), size, size, channels))
         with ThreadPoolExecutor(workers or min(8, 2 * (os.cpu_count() or 1))) as pool:
-            for i, a in enumerate(tqdm(pool.map(lambda p: _decode(p, size, policy, channels), paths), total=len(paths), desc='cache', unit='img', disable=not progress)):
+            for i, a in enumerate(tqdm(pool.map(lambda p: _decode(p, size, policy, channels), paths), total=len(paths),
+                                       desc='cache', unit='img', disable=not progress)):
                 mm[i] = a
-        mm.flush(); del mm
+        mm.flush()
+        del mm
 
 def build_cache(images:pd.DataFrame, # usable, labelled rows (path, label, md5, grey)
                 size:int=224, # side of the cached square images
@@ -82,13 +88,16 @@ def build_cache(images:pd.DataFrame, # usable, labelled rows (path, label, md5, 
                 classes:list|None=None, # class order (default: sorted labels)
                 cache_dir=None, workers:int|None=None, progress:bool=True)->ImageCache:
     "Decode `images` once into a uint8 memmap keyed by their content, size and policy, served with labels keyed on labels and class order; reuse both if present"
-    if policy not in RESIZE_POLICIES: raise RadtlError(f'unknown resize policy {policy!r}; choose one of {", ".join(RESIZE_POLICIES)}')
+    if policy not in RESIZE_POLICIES:
+        raise RadtlError(f'unknown resize policy {policy!r}; choose one of {", ".join(RESIZE_POLICIES)}')
     if not len(images): raise RadtlError('no images to cache')
-    if images.error.notna().any() if 'error' in images else False: raise RadtlError('some rows have errors; pass radtl.data.usable(catalog)')
+    if images.error.notna().any() if 'error' in images else False:
+        raise RadtlError('some rows have errors; pass radtl.data.usable(catalog)')
     classes, labels = list(classes or sorted(images.label.unique())), list(images.label)
     if missing := sorted(set(labels) - set(classes)): raise RadtlError(f'labels {missing} are not among classes {classes}')
     channels = 1 if images.grey.fillna(False).astype(bool).all() else 3
-    pixels = _pixels_key(images, size, policy, channels); key = _labels_key(pixels, labels, classes)
+    pixels = _pixels_key(images, size, policy, channels)
+    key = _labels_key(pixels, labels, classes)
     npy, meta_path = _cache_file(cache_dir, pixels, 'npy'), _cache_file(cache_dir, key, 'json')
     if not npy.exists(): _write_cache(npy, list(images.path), size, policy, channels, workers, progress)
     if not meta_path.exists():

@@ -1,4 +1,4 @@
-"""`radtl scan`, `radtl audit`, `radtl weights` …: thin subcommands over the library
+"""The `radtl` command: one flag grammar for every subcommand, each a thin layer over the library
 
 Docs: https://radtl.github.io/radtl/cli.html.md"""
 
@@ -6,10 +6,20 @@ Docs: https://radtl.github.io/radtl/cli.html.md"""
 
 # %% ../nbs/09_cli.ipynb #3fd03453
 from __future__ import annotations
-import argparse, contextlib, os, sys, json
+import argparse, contextlib, json, os, sys, time
 from pathlib import Path
-from .core import RadtlError, printable
+import pandas as pd, yaml
+from . import __version__
+from .core import RadtlError, QUIET, EPOCHS, BATCHES, printable, write_csv_atomic
 from .config import check_keys, field_value, flag_type, read_yaml
+from .data import assign_patients, format_summary, left_out_line, scan, usable
+from .audit import DEFAULT_MIN_CORR, DEFAULT_THRESHOLD, audit, format_audit
+from .splits import SPLIT_POLICIES, leaking_groups, leaking_patients, patient_leaks, split_args, split_data, split_frame, split_table
+from .cache import RESIZE_POLICIES
+from .dataset import DataConfig
+from .recipe import RECIPES
+from .evaluate import evaluate_runs
+from .synthetic import synthetic_brain_mri
 
 # %% auto #0
 __all__ = ['COMMANDS', 'command', 'scan_cmd', 'audit_cmd', 'split_cmd', 'weights_cmd', 'run_cmd', 'pretrain_cmd', 'study_cmd',
@@ -38,14 +48,27 @@ def _require_file_targets(**flags):
         if Path(f).is_dir(): raise RadtlError(f'--{flag} {f}: is a folder; give a file name')
         if not Path(f).resolve().parent.is_dir(): raise RadtlError(f'--{flag} {f}: the folder {Path(f).parent} does not exist')
 
-def _checked_flags(args, cls, names:dict)->dict:
-    "The flags among `names` (attribute → field of `cls`) given on the command line, each checked as its config field"
-    return {field: field_value(cls, field, getattr(args, a), '--' + a.replace('_', '-')) for a, field in names.items() if getattr(args, a) is not None}
+def _checked_flags(args, cls, names)->dict:
+    "The flags among `names` (attributes, each named as its field of `cls`) given on the command line, each checked as that field"
+    return {a: field_value(cls, a, getattr(args, a), '--' + a.replace('_', '-')) for a in names if getattr(args, a, None) is not None}
 
 def _aliases(pairs)->dict:
     "Parse `OLD=NEW` class aliases"
     try: return dict(p.split('=', 1) for p in pairs or [])
     except ValueError: raise RadtlError(f'--alias takes OLD=NEW pairs, got {pairs!r}')
+
+def _one_of(text:str, choices)->str:
+    "Help text that lists the values an option takes"
+    return f"{text}; one of: {', '.join(map(str, choices))}"
+
+def _verbosity_args(p):
+    g = p.add_mutually_exclusive_group()
+    g.add_argument('--quiet', action='store_true', help='print only the result')
+    g.add_argument('--verbose', action='store_true', help="also Keras' progress bar within each epoch")
+
+def _verbosity(args)->int:
+    "radtl's `verbose` for the flags: `QUIET`, `BATCHES`, or by default `EPOCHS` (progress and one line per epoch)"
+    return QUIET if args.quiet else BATCHES if args.verbose else EPOCHS
 
 # %% ../nbs/09_cli.ipynb #c4c2e152
 def _scan_args(p):
@@ -55,25 +78,30 @@ def _scan_args(p):
     p.add_argument('--errors', type=flag_type(int, ge=0), default=20, help='list at most this many files left out')
 
 def _scan_catalog(args):
-    from radtl.data import scan, usable
-    from radtl.core import write_csv_atomic
     _require_file_targets(csv=args.csv, json=getattr(args, 'json', None), pairs=getattr(args, 'pairs', None))
     cat = scan(*args.roots, aliases=_aliases(args.alias), progress=sys.stderr.isatty(), verbose=False)
     if args.csv: write_csv_atomic(args.csv, cat)
-    if not len(usable(cat)): raise RadtlError(f'no usable labelled images under {", ".join(args.roots)} ({len(cat)} files, all unusable or without a class folder)')
+    if not len(usable(cat)):
+        raise RadtlError(f'no usable labelled images under {", ".join(args.roots)} ({len(cat)} files, all unusable or '
+                         'without a class folder)')
     return cat
 
+def _print_left_out(cat, n:int):
+    "The first `n` files the scan left out, with their reasons"
+    bad = cat[cat.error.notna()]
+    if not len(bad) or not n: return
+    print(f'\nfiles left out ({len(bad)}, first {min(len(bad), n)}):')
+    print(printable(bad[['path', 'error']].head(n).to_string(index=False)))
+
 @command('scan', 'catalog image folders: labels, splits, formats, and every file left out with its reason')
-def scan_cmd(p): _scan_args(p); return _run_scan
+def scan_cmd(p):
+    _scan_args(p)
+    return _run_scan
 
 def _run_scan(args)->int:
-    from radtl.data import format_summary
     cat = _scan_catalog(args)
     print(printable(format_summary(cat)))
-    bad = cat[cat.error.notna()]
-    if len(bad) and args.errors:
-        print(f'\nfiles left out ({len(bad)}, first {min(len(bad), args.errors)}):')
-        print(printable(bad[['path', 'error']].head(args.errors).to_string(index=False)))
+    _print_left_out(cat, args.errors)
     return 0
 
 # %% ../nbs/09_cli.ipynb #46a5f869
@@ -81,18 +109,36 @@ _PATIENT_FLAGS = ('patients', 'patient_pattern', 'reference', 'reference_patient
 _FOLD_FLAGS = ('n_folds', 'fold')
 
 def _patient_args(p):
-    p.add_argument('--patients', metavar='CSV', help='patient table: a file column (file/path/filename/image/index) and a patient column (patient/patient_id/pid/subject)')
-    p.add_argument('--patient-pattern', metavar='REGEX', help='regex with a named group (?P<patient>...) finding the patient in each path relative to its root')
-    p.add_argument('--reference', metavar='DIR', action='append', help='reference folder carrying patients (figshare .mat files, or images with --reference-patients), repeatable: linked images inherit them')
-    p.add_argument('--reference-patients', metavar='CSV', help='patient table of a --reference folder of images (e.g. figshare-pid.csv: index, patient, label)')
+    p.add_argument('--patients', metavar='CSV',
+                   help='patient table: a file column (file/path/filename/image/index) and a patient column '
+                        '(patient/patient_id/pid/subject)')
+    p.add_argument('--patient-pattern', metavar='REGEX',
+                   help='regex with a named group (?P<patient>...) finding the patient in each path relative to its root')
+    p.add_argument('--reference', metavar='DIR', action='append',
+                   help='reference folder carrying patients (figshare .mat files, or images with '
+                        '--reference-patients), repeatable: '
+                        'linked images inherit them')
+    p.add_argument('--reference-patients', metavar='CSV',
+                   help='patient table of a --reference folder of images (e.g. figshare-pid.csv: index, patient, label)')
 
 def _fold_args(p):
-    p.add_argument('--n-folds', type=int, help="with split policy 'kfold': number of stratified, patient-wise folds (default 5)")
-    p.add_argument('--fold', type=int, help="with split policy 'kfold': the fold tested on, 0 … n-folds − 1 (default 0)")
+    p.add_argument('--n-folds', help="with split policy 'kfold': number of stratified, patient-wise folds (default 5)")
+    p.add_argument('--fold', help="with split policy 'kfold': the fold tested on, 0 … n-folds − 1 (default 0)")
 
-def _given(args, keys)->dict:
-    "The flags among `keys` that were given, by their DataConfig name"
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+def _split_args(p, split_help:str):
+    "The flags of a data section's split, as in `DataConfig` (each checked as its field)"
+    p.add_argument('--split', metavar='POLICY', help=_one_of(split_help, SPLIT_POLICIES))
+    p.add_argument('--split-seed', metavar='N', help='seed of the split (data.split_seed of a run; default 0)')
+    p.add_argument('--no-clean-test', action='store_true',
+                   help='with --split official: keep test images that have a copy (or their patient) in training')
+    _fold_args(p)
+    _patient_args(p)
+
+def _data_flags(args, names=('split', 'split_seed', *_FOLD_FLAGS, *_PATIENT_FLAGS))->dict:
+    "The data-section flags given, each checked as its `DataConfig` field"
+    out = _checked_flags(args, DataConfig, names)
+    if getattr(args, 'no_clean_test', False): out['clean_test'] = False
+    return out
 
 def _check_patient_flags(args):
     "Refuse a reference or a table that is not there, naming the flag"
@@ -104,96 +150,107 @@ def _check_patient_flags(args):
 # %% ../nbs/09_cli.ipynb #0e1d3216
 @command('audit', 'find duplicates, test leakage, label conflicts and shortcuts')
 def audit_cmd(p):
-    from radtl.audit import DEFAULT_THRESHOLD, DEFAULT_MIN_CORR
     _scan_args(p)
     p.add_argument('--json', help='write the audit summary as JSON to this file')
     p.add_argument('--pairs', help='write all duplicate pairs to this CSV file')
-    p.add_argument('--threshold', type=flag_type(int, ge=0, le=64), default=DEFAULT_THRESHOLD, help='max perceptual-hash distance in bits (of 64)')
-    p.add_argument('--min-corr', type=flag_type(float, ge=-1, le=1), default=DEFAULT_MIN_CORR, help='min thumbnail correlation confirming a hash match')
+    p.add_argument('--threshold', type=flag_type(int, ge=0, le=64), default=DEFAULT_THRESHOLD,
+                   help='max perceptual-hash distance in bits (of 64)')
+    p.add_argument('--min-corr', type=flag_type(float, ge=-1, le=1), default=DEFAULT_MIN_CORR,
+                   help='min thumbnail correlation confirming a hash match')
     _patient_args(p)
-    p.add_argument('--links', help='with --reference: write each image\'s link (reference image, patient, kind, correlation) to this CSV file')
+    p.add_argument('--links', help="with --reference: write each image's link (reference image, patient, kind, correlation) to this CSV file")
     return _run_audit
 
 def _run_audit(args)->int:
-    from radtl.audit import audit, format_audit
-    from radtl.data import assign_patients
-    from radtl.core import write_csv_atomic
     _check_patient_flags(args)
     cat, _ = assign_patients(_scan_catalog(args), args.roots, args.patients, args.patient_pattern)
-    a = audit(cat, threshold=args.threshold, min_corr=args.min_corr, progress=sys.stderr.isatty(), reference=args.reference, reference_patients=args.reference_patients)
+    a = audit(cat, threshold=args.threshold, min_corr=args.min_corr, progress=sys.stderr.isatty(), reference=args.reference,
+              reference_patients=args.reference_patients)
     print(printable(format_audit(a)))
-    if args.json: a.to_json(args.json); print(f'summary written to {args.json}')
-    if args.pairs: write_csv_atomic(args.pairs, a.pairs); print(f'{len(a.pairs)} pairs written to {args.pairs}')
+    _print_left_out(cat, args.errors)
+    if args.json:
+        a.to_json(args.json)
+        print(f'summary written to {args.json}')
+    if args.pairs:
+        write_csv_atomic(args.pairs, a.pairs)
+        print(f'{len(a.pairs)} pairs written to {args.pairs}')
     if args.links and a.links is not None:
-        write_csv_atomic(args.links, a.images[['path', 'label', 'split', 'source', 'patient', *a.links.columns]]); print(f'links written to {args.links}')
+        write_csv_atomic(args.links, a.images[['path', 'label', 'split', 'source', 'patient', *a.links.columns]])
+        print(f'links written to {args.links}')
     return 0
 
 # %% ../nbs/09_cli.ipynb #7bb9e157
 @command('split', 'write the exact split a run with these data arguments uses: path, label, subset, group, patient')
 def split_cmd(p):
-    from radtl.splits import SPLIT_POLICIES
     p.add_argument('roots', nargs='+', help='image folders (class folders, optionally under Training/Testing)')
-    p.add_argument('--policy', '--split', dest='split', default='group', choices=SPLIT_POLICIES, help='split policy, as data.split of a run')
-    p.add_argument('--seed', '--split-seed', dest='split_seed', type=int, default=0, help='seed of the split (data.split_seed of a run)')
-    p.add_argument('--val', type=float, default=0.15, help='validation share')
-    p.add_argument('--test', type=float, default=0.15, help="test share (policies 'group' and 'random')")
-    p.add_argument('--fraction', type=float, default=1.0, help="share of the training images used; the rest are 'unused'")
-    p.add_argument('--no-clean-test', action='store_true', help='with --policy official: keep test images that have a copy (or their patient) in training')
+    _split_args(p, 'split policy, as data.split of a run (default group)')
+    p.add_argument('--val', help='validation share (default 0.15)')
+    p.add_argument('--test', help="test share, policies 'group' and 'random' (default 0.15)")
+    p.add_argument('--fraction', help="share of the training images used; the rest are 'unused' (default 1)")
     p.add_argument('--alias', action='append', metavar='OLD=NEW', help='extra class-name alias (repeatable)')
-    _fold_args(p); _patient_args(p)
     p.add_argument('--out', required=True, help='CSV file to write')
     return _run_split
 
 def _run_split(args)->int:
-    from radtl.splits import split_data, split_frame, split_table, leaking_groups, leaking_patients, patient_leaks
-    _require_folders(roots=args.roots); _check_patient_flags(args)
-    ds = split_data(args.roots, split=args.split, clean_test=not args.no_clean_test, val=args.val, test=args.test, split_seed=args.split_seed,
-                    fraction=args.fraction, aliases=_aliases(args.alias), progress=sys.stderr.isatty(), **_given(args, _FOLD_FLAGS + _PATIENT_FLAGS))
-    t = split_frame(ds); t.to_csv(args.out, index=False)
+    _require_folders(roots=args.roots)
+    _check_patient_flags(args)
+    dc = DataConfig(roots=args.roots, aliases=_aliases(args.alias), **_data_flags(args),
+                    **_checked_flags(args, DataConfig, ('val', 'test', 'fraction')))
+    ds = split_data(**split_args(dc), progress=sys.stderr.isatty())
+    t = split_frame(ds)
+    t.to_csv(args.out, index=False)
     g = ds.groups
     print(split_table(ds.images).to_string())
-    print(f"groups from {', '.join(g['sources'])}: {g['n_groups']} groups, {g['n_patients']} patients on {g['images_with_patient']} images")
+    print(f"groups from {', '.join(g['sources'])}: {g['n_groups']} groups, {g['n_patients']} patients on "
+          f"{g['images_with_patient']} images")
     print(f"spanning two subsets: {leaking_groups(ds.images)} groups, {leaking_patients(ds.images)} patients; "
           f"test images whose patient is in training: {patient_leaks(ds.images)}")
     print(f'{len(t)} images written to {args.out}')
     return 0
 
 # %% ../nbs/09_cli.ipynb #4c2dd6e0
-@command('weights', 'list weight sources and the files found; check that a file fits a backbone')
+def _weights_dir_arg(p, what:str='weight files'):
+    p.add_argument('--weights-dir', metavar='DIR', action='append',
+                   help=f'folder searched for {what} before $RADTL_WEIGHTS, ./weights, Keras\' cache and /kaggle/input '
+                        '(repeatable)')
+
+@command('weights', 'list weight sources and the files found (radtl weights list); check that a file fits a backbone (radtl weights check)')
 def weights_cmd(p):
-    p.add_argument('action', nargs='?', choices=['list', 'check'], default='list', help="'list' (default) or 'check'")
-    p.add_argument('file', nargs='?', help='with check: the .h5 weights file')
-    p.add_argument('--backbone', help='with check: registry name of the backbone, e.g. densenet121')
-    p.add_argument('--dir', action='append', help='extra folder to search for weight files (repeatable)')
-    p.add_argument('--all', action='store_true', help='list every backbone, not only sources with a file found')
+    from radtl.registry import BACKBONES   # imports Keras: see above
+    sub = p.add_subparsers(dest='weights_action', metavar='ACTION')
+    lp = sub.add_parser('list', help='the weight files found, and the ones looked for (the default)',
+                        description='the weight files found, and the ones looked for')
+    _weights_dir_arg(lp)
+    lp.add_argument('--all', action='store_true',
+                    help='list every source of every backbone, not only files found and RadImageNet')
+    cp = sub.add_parser('check', help='check that a weights file fits a backbone',
+                        description='check that a weights file fits a backbone')
+    cp.add_argument('file', help='the .h5 weights file')
+    cp.add_argument('--backbone', metavar='NAME', required=True, help=_one_of('registry name of the backbone', BACKBONES))
     return _run_weights
 
 def _run_weights(args)->int:
-    from radtl.backbones import weights_report, check_weights_file, default_search_dirs
-    if args.action == 'check':
-        if not args.file or not args.backbone: raise RadtlError('usage: radtl weights check FILE --backbone NAME')
+    from radtl.weights import check_weights_file, default_search_dirs, weights_listing   # imports Keras: see above
+    if getattr(args, 'weights_action', None) == 'check':
         info = check_weights_file(args.file, args.backbone)
         print(f"{args.file} fits {info['backbone']}: " + ', '.join(f'{k}={v}' for k, v in info.items() if k not in ('backbone', 'fits')))
         return 0
-    dirs = (args.dir or []) + default_search_dirs()
-    rep = weights_report(dirs)
-    print('searched: ' + ', '.join(dirs))
-    shown = rep if args.all else rep[(rep.found != 'missing') | (rep.source == 'radimagenet')]
-    print(shown.to_string(index=False))
-    print(f"{(rep.found != 'missing').sum()} of {len(rep)} weight files found; ImageNet files missing here are downloaded by Keras when online")
+    print(weights_listing((getattr(args, 'weights_dir', None) or []) + default_search_dirs(),
+                          everything=getattr(args, 'all', False)))
     return 0
 
 # %% ../nbs/09_cli.ipynb #e3059765
-_RUN_FLAGS = dict(backbone='registry name of the backbone (radtl weights --all lists them), e.g. densenet121',
-                  weights="weights source: 'imagenet', 'radimagenet', 'simclr', 'random', or an .h5 file",
-                  recipe='recipe preset: two-phase, linear-eval, finetune-all, ... (radtl.recipe)',
-                  seed='seed of the run: initialisation, augmentation, batch order',
-                  batch_size='images per batch', epochs_scale="multiplies every phase's maximum epochs (e.g. 0.1 for a quick look)",
-                  n_unfrozen="backbone layers a 'last' phase unfreezes (default: the recipe's)",
-                  preprocessing='preprocessing mode (default: what the weights source expects)')
-_DATA_FLAGS = dict(image_size='side of the cached images and of the model input, in pixels',
-                   split="'group' (leakage-free, the default), 'official' or 'random'",
-                   fraction='share of the training images used, in (0, 1]', resize="'stretch', 'pad' or 'center_crop'")
+_RUN_FLAGS = ('backbone', 'weights', 'recipe', 'seed', 'batch_size', 'epochs_scale', 'n_unfrozen', 'preprocessing')
+_DATA_FLAGS = ('image_size', 'fraction', 'resize')
+
+def _model_args(p):
+    "--backbone, --weights, --preprocessing, their values listed from the registry"
+    from radtl.registry import BACKBONES, PREPROCESSING_MODES   # imports Keras: see `radtl weights`
+    p.add_argument('--backbone', metavar='NAME', help=_one_of('registry name of the backbone (default densenet121)', BACKBONES))
+    p.add_argument('--weights', metavar='SOURCE',
+                   help=_one_of("weights source, or an .h5 file (default random)", ('random', 'imagenet', 'radimagenet', 'simclr', 'simclr-imagenet')))
+    p.add_argument('--preprocessing', metavar='MODE',
+                   help=_one_of('preprocessing mode (default: what the weights source expects)', PREPROCESSING_MODES))
 
 @command('run', 'train one (data, backbone, weights, recipe, seed) into a run directory')
 def run_cmd(p):
@@ -201,45 +258,60 @@ def run_cmd(p):
     p.add_argument('--data', action='append', help='image folder (repeatable: several roots are merged)')
     p.add_argument('--intermediate', action='append', help='intermediate image folder for double fine-tuning (repeatable)')
     p.add_argument('--out', required=True, help='run directory to write')
-    for k, h in {**_RUN_FLAGS, **_DATA_FLAGS}.items(): p.add_argument('--' + k.replace('_', '-'), help=h)
-    p.add_argument('--no-clean-test', action='store_true', help="with --split official: keep test images that have a copy in training")
-    _fold_args(p); _patient_args(p)
-    p.add_argument('--deterministic', action='store_true', help='deterministic ops: bit-identical reruns and resumes, somewhat slower')
-    p.add_argument('--quiet', action='store_true', help='only the final line')
+    _model_args(p)
+    p.add_argument('--recipe', metavar='NAME', help=_one_of('recipe preset (radtl.recipe; default two-phase)', RECIPES))
+    p.add_argument('--seed', metavar='N', help='seed of the run: initialisation, augmentation, batch order (default 0)')
+    p.add_argument('--batch-size', metavar='N', help='images per batch (default 32)')
+    p.add_argument('--epochs-scale', metavar='X', help="multiplies every phase's maximum epochs (e.g. 0.1 for a quick look)")
+    p.add_argument('--n-unfrozen', metavar='N', help="backbone layers a 'last' phase unfreezes (default: the recipe's)")
+    p.add_argument('--image-size', metavar='N', help='side of the cached images and of the model input, in pixels (default 224)')
+    p.add_argument('--fraction', metavar='X', help='share of the training images used, in (0, 1]')
+    p.add_argument('--resize', metavar='POLICY', help=_one_of('how images become squares (default stretch)', RESIZE_POLICIES))
+    _split_args(p, "split policy (default group: leakage-free)")
+    _weights_dir_arg(p)
+    p.add_argument('--deterministic', action='store_true',
+                   help='deterministic ops: bit-identical reruns and resumes, somewhat slower')
+    _verbosity_args(p)
     return _run_run
 
 def _run_config(args)->dict:
     "The run config from --config and the flags (flags win), every flag checked as its field"
-    from radtl.train import RunConfig, DataConfig
-    flags = _checked_flags(args, RunConfig, {k: k for k in _RUN_FLAGS})
-    data_flags = _checked_flags(args, DataConfig, {k: k for k in _DATA_FLAGS})
+    from radtl.runconfig import RunConfig   # imports Keras: see `radtl weights`
+    from radtl.weights import default_search_dirs   # imports Keras: see `radtl weights`
+    flags = _checked_flags(args, RunConfig, _RUN_FLAGS)
+    data_flags = _checked_flags(args, DataConfig, _DATA_FLAGS)
     d = read_yaml(args.config, f'--config {args.config}') if args.config else {}
     data = check_keys(d.get('data') or {}, [f for f in DataConfig.__dataclass_fields__], 'data')
     if args.data: data['roots'] = args.data
-    data.update(data_flags, **_checked_flags(args, DataConfig, {k: k for k in _FOLD_FLAGS + _PATIENT_FLAGS}))
-    if args.no_clean_test: data['clean_test'] = False
+    data.update(data_flags, **_data_flags(args))
     if args.deterministic: d['deterministic'] = True
+    if args.weights_dir: d['weights_dirs'] = args.weights_dir + default_search_dirs()
     if not data.get('roots'): raise RadtlError('give --data ROOT (or data.roots in --config)')
     d.update(flags, data=data)
     if args.intermediate: d['intermediate'] = {**data, 'roots': args.intermediate, 'fraction': 1.0}
     return d
 
 def _run_run(args)->int:
-    from radtl.train import RunConfig, run
-    from radtl.data import left_out_line
+    from radtl.runconfig import RunConfig   # imports Keras: see `radtl weights`
+    from radtl.train import run   # imports Keras: see `radtl weights`
     cfg = RunConfig.from_dict(_run_config(args))
-    _require_folders(data=args.data, intermediate=args.intermediate); _check_patient_flags(args)
-    m = run(cfg, args.out, verbose=0 if args.quiet else 2)
+    _require_folders(data=args.data, intermediate=args.intermediate)
+    _check_patient_flags(args)
+    m = run(cfg, args.out, verbose=_verbosity(args))
     print(printable(f"{args.out}: accuracy {m.get('accuracy', float('nan')):.4f}, balanced accuracy {m.get('balanced_accuracy', float('nan')):.4f}, "
                     f"macro AUC {m.get('auc_macro', float('nan')):.4f}; {left_out_line(m.get('files_left_out') or {})}"))
     return 0
 
 # %% ../nbs/09_cli.ipynb #cad7be97
+_PRETRAIN_FLAGS = ('backbone', 'init', 'epochs', 'batch_size', 'temperature', 'lr', 'seed')
+
 @command('pretrain', 'SimCLR-pretrain a backbone on unlabelled images (test split excluded) into a weights source')
 def pretrain_cmd(p):
+    from radtl.registry import BACKBONES   # imports Keras: see `radtl weights`
     p.add_argument('--data', action='append', required=True, help='image folder (repeatable: several roots are merged)')
-    p.add_argument('--backbone', default='densenet121', help='registry name of the backbone')
-    p.add_argument('--init', choices=['none', 'imagenet'], default='none', help="start from random weights, or from ImageNet's (the hybrid)")
+    p.add_argument('--backbone', metavar='NAME', default='densenet121', help=_one_of('registry name of the backbone', BACKBONES))
+    p.add_argument('--init', choices=['none', 'imagenet'], default='none',
+                   help="start from random weights, or from ImageNet's (the hybrid)")
     p.add_argument('--epochs', default=20, help='SimCLR epochs')
     p.add_argument('--batch-size', default=64, help='images per batch (each brings two views; the others are its negatives)')
     p.add_argument('--image-size', default=96, help='side of the cached images and the views')
@@ -247,72 +319,86 @@ def pretrain_cmd(p):
     p.add_argument('--temperature', default=0.1, help='NT-Xent temperature')
     p.add_argument('--lr', default=1e-3, help='Adam learning rate (cosine decay)')
     p.add_argument('--seed', default=0, help='seed of the initialisation, the views and the batch order')
-    p.add_argument('--split', default='group', help="split policy whose test images are excluded, as in radtl run: 'group', 'official', 'kfold' or 'random'")
-    p.add_argument('--split-seed', default=0, help='seed of that split (as in the runs it will be compared in)')
-    p.add_argument('--no-clean-test', action='store_true', help='with --split official: as in radtl run')
-    _fold_args(p); _patient_args(p)
-    p.add_argument('--resize', default='stretch', help="'stretch', 'pad' or 'center_crop'")
+    _split_args(p, 'split policy whose test images are excluded, as in radtl run (default group)')
+    p.add_argument('--resize', metavar='POLICY', default='stretch', help=_one_of('how images become squares', RESIZE_POLICIES))
     p.add_argument('--keep-test', action='store_true', help='do not exclude the test split (never for weights compared on it)')
-    p.add_argument('--weights-dir', action='append', help='extra folder searched for the ImageNet file of --init imagenet (repeatable)')
-    p.add_argument('--quiet', action='store_true', help='only the final line')
+    _weights_dir_arg(p, 'the ImageNet file of --init imagenet')
+    _verbosity_args(p)
     return _run_pretrain
 
 def _pretrain_config(args):
-    from radtl.pretrain import PretrainConfig
-    from radtl.train import DataConfig
-    from radtl.backbones import default_search_dirs
-    data = dict(roots=args.data, clean_test=not args.no_clean_test,
-                **_checked_flags(args, DataConfig, dict(image_size='image_size', split='split', split_seed='split_seed', resize='resize')),
-                **_checked_flags(args, DataConfig, {k: k for k in _FOLD_FLAGS + _PATIENT_FLAGS}))
-    opts = _checked_flags(args, PretrainConfig, {k: k for k in ('backbone', 'init', 'epochs', 'batch_size', 'temperature', 'lr', 'seed')})
-    _require_folders(data=args.data); _check_patient_flags(args)
+    from radtl.pretrain import PretrainConfig   # imports Keras: see `radtl weights`
+    from radtl.weights import default_search_dirs   # imports Keras: see `radtl weights`
+    data = dict(roots=args.data, **_checked_flags(args, DataConfig, ('image_size', 'resize')), **_data_flags(args))
+    opts = _checked_flags(args, PretrainConfig, _PRETRAIN_FLAGS)
+    _require_folders(data=args.data)
+    _check_patient_flags(args)
     return PretrainConfig(data=data, **opts, exclude_test=not args.keep_test,
                           weights_dirs=args.weights_dir + default_search_dirs() if args.weights_dir else None)
 
 def _run_pretrain(args)->int:
-    from radtl.pretrain import pretrain
+    from radtl.pretrain import pretrain   # imports Keras: see `radtl weights`
     cfg = _pretrain_config(args)
-    s = pretrain(cfg, args.out, verbose=0 if args.quiet else 1)
+    s = pretrain(cfg, args.out, verbose=_verbosity(args))
     f = Path(args.out) / cfg.weights_file
     print(printable(f"{f}: NT-Xent {s['loss_before']:.4f} -> {s['loss_after']:.4f} over {s['epochs']} epochs, {s['n_images']} images "
-          f"(data hash {s['data_hash']}). Use it as --weights {f}, or as weights: {cfg.source} with {args.out} in $RADTL_WEIGHTS"))
+                    f"(data hash {s['data_hash']}). Use it as --weights {f}, or as weights: {cfg.source} with {args.out} in $RADTL_WEIGHTS"))
     return 0
 
 # %% ../nbs/09_cli.ipynb #5d853765
 @command('study', 'run a study file or preset: the grid of runs not yet done, then the report')
 def study_cmd(p):
+    from radtl.study import PRESETS   # imports Keras (the study runs): see `radtl weights`
     p.add_argument('file', nargs='?', help='study file (YAML)')
-    p.add_argument('--preset', help='a shipped study instead of a file: brain-mri-pretraining, five-settings, data-fractions, double-finetuning, in-domain-pretraining')
-    p.add_argument('--data', action='append', help='image folder (repeatable); replaces the study\'s data.roots')
-    p.add_argument('--intermediate', action='append', help='with --preset double-finetuning: the intermediate image folder (repeatable)')
-    p.add_argument('--out', help='output folder (default: the study\'s `out`)')
+    p.add_argument('--preset', metavar='NAME', help=_one_of('a shipped study instead of a file', PRESETS))
+    p.add_argument('--data', action='append', help="image folder (repeatable); replaces the study's data.roots")
+    p.add_argument('--intermediate', action='append',
+                   help='with --preset double-finetuning: the intermediate image folder (repeatable)')
+    p.add_argument('--out', help="output folder (default: the study's `out`)")
     p.add_argument('--shard', default='0/1', help='run shard i of n (i/n, 0-based) of the sorted grid')
     p.add_argument('--only', help='only runs whose id matches this glob pattern (a plain word matches anywhere)')
-    p.add_argument('--dry-run', action='store_true', help='list the runs and their status; train nothing')
+    p.add_argument('--dry-run', action='store_true',
+                   help='list the designs, the runs and their status, and the weight files missing; train nothing')
     p.add_argument('--print', action='store_true', help='print the study (YAML) and exit')
     p.add_argument('--no-report', action='store_true', help='do not write the report at the end')
-    p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples of the report\'s CIs')
-    p.add_argument('--quiet', action='store_true', help='no per-epoch lines')
+    p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help="bootstrap resamples of the report's CIs")
+    _verbosity_args(p)
     return _run_study
 
 def _load_study(args):
-    from radtl.study import load_study, preset_study
+    from radtl.study import load_study, preset_study   # imports Keras: see `radtl weights`
     if bool(args.file) == bool(args.preset): raise RadtlError('give a study FILE or --preset NAME (one of them)')
     _require_folders(data=args.data, intermediate=args.intermediate)
     if args.preset: return preset_study(args.preset, data=args.data, out=args.out, intermediate=args.intermediate)
     return load_study(args.file, out=args.out, data=args.data)
 
-def _run_study(args)->int:
-    import yaml
-    from radtl.study import run_study
-    st = _load_study(args)
-    if args.print: print(yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False)); return 0
-    res = run_study(st, shard=args.shard, only=args.only, dry_run=args.dry_run, report=not args.no_report, n_boot=args.n_boot, verbose=1 if args.quiet else 2)
+def _print_dry_run(st, res:dict, args):
+    from radtl.study import design_table   # imports Keras: see `radtl weights`
+    from radtl.weights import default_search_dirs   # imports Keras: see `radtl weights`
     t = res['table']
-    if args.dry_run:
-        print(f"study {st.name}: {len(st.runs())} runs in all, {len(t)} selected (shard {args.shard}{', only ' + args.only if args.only else ''}); output {st.out}")
-        print(t.to_string(index=False) if len(t) else '(no run selected)')
+    print(f"study {st.name}: {len(st.runs())} runs in all, {len(t)} selected (shard {args.shard}{', only ' + args.only if args.only else ''}); "
+          f'output {st.out}')
+    if not len(t):
+        print('(no run selected)')
+        return
+    selected = set(t.run_id)
+    print('\ndesigns (backbone · weights · recipe) of the selected runs:')
+    print(printable(design_table(st, [c for c in st.runs() if c.run_id in selected]).to_string(index=False)))
+    print(f"weight files searched for in: {', '.join(map(str, st.run.get('weights_dirs') or default_search_dirs()))}\n")
+    print(t.to_string(index=False))
+
+def _run_study(args)->int:
+    from radtl.study import run_study   # imports Keras: see `radtl weights`
+    st = _load_study(args)
+    if args.print:
+        print(yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False))
         return 0
+    res = run_study(st, shard=args.shard, only=args.only, dry_run=args.dry_run, report=not args.no_report, n_boot=args.n_boot,
+                    verbose=_verbosity(args))
+    if args.dry_run:
+        _print_dry_run(st, res, args)
+        return 0
+    t = res['table']
     print(f"study {st.name}: {len(res['ran'])} runs finished now, {len(res['failed'])} failed, {len(res['skipped'])} held by another process; "
           f"{(t.status == 'done').sum()} of {len(t)} selected runs done")
     for rid in res['failed']: print(f'failed: {rid} (see {st.out / "runs" / (rid + ".failed.json")})')
@@ -322,14 +408,15 @@ def _run_study(args)->int:
 # %% ../nbs/09_cli.ipynb #f909e455
 @command('report', 'write results.csv and report.md of a study folder')
 def report_cmd(p):
-    p.add_argument('study_dir', help='the study\'s output folder')
+    p.add_argument('study_dir', help="the study's output folder")
     p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples of the CIs')
     p.add_argument('--no-gradcam', action='store_true', help='skip the Grad-CAM grids')
+    _verbosity_args(p)
     return _run_report
 
 def _run_report(args)->int:
-    from radtl.report import write_report
-    write_report(args.study_dir, n_boot=args.n_boot, gradcam=not args.no_gradcam)
+    from radtl.report import write_report   # imports Keras (Grad-CAM): see `radtl weights`
+    write_report(args.study_dir, n_boot=args.n_boot, gradcam=not args.no_gradcam, verbose=_verbosity(args))
     return 0
 
 # %% ../nbs/09_cli.ipynb #648f0634
@@ -338,15 +425,15 @@ def evaluate_cmd(p):
     p.add_argument('run_dirs', nargs='+', help='finished run directories')
     p.add_argument('--out', default='radtl-evaluation', help='folder for metrics.csv, comparisons.csv and figures/')
     p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples')
-    p.add_argument('--seed', type=flag_type(int, ge=0, le=2**32 - 1), default=0, help='seed of the bootstrap')
+    p.add_argument('--boot-seed', type=flag_type(int, ge=0, le=2**32 - 1), default=0, help='seed of the bootstrap')
     p.add_argument('--no-figures', action='store_true', help='tables only')
     return _run_evaluate
 
 def _run_evaluate(args)->int:
     if Path(args.out).exists() and not Path(args.out).is_dir(): raise RadtlError(f'--out {args.out}: is a file; give a folder')
-    from radtl.evaluate import evaluate_runs
-    ev = evaluate_runs(args.run_dirs, args.out, n_boot=args.n_boot, seed=args.seed, figures=not args.no_figures)
-    m = ev['metrics']; cols = [c for c in ('run_id', 'accuracy', 'accuracy_lo', 'accuracy_hi', 'auc_macro', 'auc_macro_lo', 'auc_macro_hi') if c in m]
+    ev = evaluate_runs(args.run_dirs, args.out, n_boot=args.n_boot, seed=args.boot_seed, figures=not args.no_figures)
+    m = ev['metrics']
+    cols = [c for c in ('run_id', 'accuracy', 'accuracy_lo', 'accuracy_hi', 'auc_macro', 'auc_macro_lo', 'auc_macro_hi') if c in m]
     print(printable(m[cols].to_string(index=False, float_format=lambda v: f'{v:.4f}')))
     print(f"{len(ev['comparisons'])} comparisons; written to {args.out}")
     return 0
@@ -355,24 +442,23 @@ def _run_evaluate(args)->int:
 @command('demo', 'run the embedded demo: a scaled-down brain-MRI pretraining study on a synthetic set')
 def demo_cmd(p):
     p.add_argument('--out', default='radtl-demo', help='folder for the demo data, cache, runs and report')
-    p.add_argument('--size', type=flag_type(int, ge=32, le=2048), default=32, help='image side in pixels (the demo backbones need at least 32)')
+    p.add_argument('--image-size', type=flag_type(int, ge=32, le=2048), default=32,
+                   help='image side in pixels (the demo backbones need at least 32)')
     p.add_argument('--epochs-scale', type=flag_type(float, gt=0, le=100), default=0.1, help="share of the study's epochs")
     p.add_argument('--n-boot', type=flag_type(int, ge=1), default=500, help='bootstrap resamples of the CIs')
+    _verbosity_args(p)
     return _run_demo
 
 def _run_demo(args)->int:
-    import time
-    from radtl.synthetic import synthetic_brain_mri
-    from radtl.study import demo_study, run_study
-    from radtl.report import paper_table
-    import pandas as pd
+    from radtl.study import demo_study, run_study   # imports Keras: see `radtl weights`
+    from radtl.report import paper_table   # imports Keras: see `radtl weights`
     t0, out = time.perf_counter(), Path(args.out)
     if out.exists() and not out.is_dir(): raise RadtlError(f'--out {out}: is a file; give a folder')
     root = synthetic_brain_mri(out / 'synthetic', size=64)
-    st = demo_study(root, out / 'study', size=args.size, epochs_scale=args.epochs_scale)
+    st = demo_study(root, out / 'study', size=args.image_size, epochs_scale=args.epochs_scale)
     if st.note: print(f'note: {st.note}')
     print(f"synthetic brain-MRI set: {root}; {len(st.runs())} runs: {', '.join(c.run_id for c in st.runs())}", flush=True)
-    res = run_study(st, cache_dir=out / 'cache', n_boot=args.n_boot, verbose=1)
+    res = run_study(st, cache_dir=out / 'cache', n_boot=args.n_boot, verbose=_verbosity(args))
     if res['report']:
         print('\n' + paper_table(pd.read_csv(st.out / 'results.csv')).to_string(index=False))
         print(f"\nreport: {res['report']}")
@@ -380,29 +466,50 @@ def _run_demo(args)->int:
     return res['exit_status']
 
 # %% ../nbs/09_cli.ipynb #a17a2188
+_RENAMED = {('demo', '--size'): '--image-size', ('weights', '--dir'): '--weights-dir', ('evaluate', '--seed'): '--boot-seed',
+            ('split', '--seed'): '--split-seed', ('split', '--policy'): '--split'}   # old spelling → today's, until the next release
+_WITHOUT_KERAS = ('scan', 'audit', 'split')   # subcommands that start without importing Keras
+
 class _Parser(argparse.ArgumentParser):
     "An ArgumentParser whose usage errors are one line with exit status 2, like every other radtl error"
     def error(self, message): self.exit(2, printable(f'{self.prog}: error: {message} (see {self.prog} --help)') + '\n')
 
-def parser()->argparse.ArgumentParser:
-    "The `radtl` argument parser with every registered subcommand"
-    from radtl import __version__
+def parser(commands=None)->argparse.ArgumentParser:
+    "The `radtl` argument parser with every registered subcommand; only those in `commands` get their flags (None: all)"
     p = _Parser(prog='radtl', description='Trustworthy transfer-learning studies on small medical image sets.')
     p.add_argument('--version', action='version', version=f'radtl {__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
     for name, (help, add_args) in COMMANDS.items():
         sp = sub.add_parser(name, help=help, description=help)
-        sp.set_defaults(run=add_args(sp))
+        if commands is None or name in commands: sp.set_defaults(run=add_args(sp))
     return p
+
+def _command_of(argv:list)->str|None:
+    "The subcommand `argv` names: its first word that is not an option"
+    return next((a for a in argv if not a.startswith('-')), None)
+
+def _today(argv:list)->list:
+    "`argv` with the previous release's spellings rewritten to today's"
+    cmd = _command_of(argv)
+    if cmd is None: return list(argv)
+    i = argv.index(cmd) + 1
+    rest = [_RENAMED.get((cmd, a.split('=', 1)[0]), a.split('=', 1)[0]) + (a[len(a.split('=', 1)[0]):]) for a in argv[i:]]
+    if cmd == 'weights' and not (rest and rest[0] in ('list', 'check', '-h', '--help')): rest = ['list', *rest]
+    return [*argv[:i], *rest]
 
 def _import_backend_quietly():
     "Import Keras (and its backend) with stderr silenced: TensorFlow logs start-up notes that are not the user's business"
     if 'keras' in sys.modules: return
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    sys.stderr.flush(); saved = os.dup(2)
+    sys.stderr.flush()
+    saved = os.dup(2)
     try:
-        with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 2); import keras
-    finally: os.dup2(saved, 2); os.close(saved)
+        with open(os.devnull, 'w') as null:
+            os.dup2(null.fileno(), 2)
+            import keras   # here: its start-up logs go to /dev/null, and only subcommands that build models need it
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 def _tolerant_streams():
     "Let stdout and stderr print any text, also a strict UTF-8 or ASCII console (file names of any bytes)"
@@ -412,11 +519,18 @@ def _tolerant_streams():
 def main(argv=None)->int:
     "Run the `radtl` command line; returns the exit status"
     _tolerant_streams()
-    p = parser(); args = p.parse_args(argv)
-    if not getattr(args, 'run', None): p.print_help(); return 0
-    if args.command not in ('scan', 'audit', 'split'): _import_backend_quietly()
+    argv = _today(sys.argv[1:] if argv is None else [str(a) for a in argv])
+    cmd = _command_of(argv)
+    if cmd in COMMANDS and cmd not in _WITHOUT_KERAS: _import_backend_quietly()
+    p = parser({cmd})
+    args = p.parse_args(argv)
+    if not getattr(args, 'run', None):
+        p.print_help()
+        return 0
     try: return args.run(args)
     except RadtlError as e:
-        print(printable(f'radtl {args.command}: error: ' + ' '.join(str(e).split('\n'))), file=sys.stderr); return 2
+        print(printable(f'radtl {args.command}: error: ' + ' '.join(str(e).split('\n'))), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print('interrupted', file=sys.stderr); return 130
+        print('interrupted', file=sys.stderr)
+        return 130

@@ -54,7 +54,8 @@ def _show(v)->str:
     "`v` as the message shows it"
     if v is None: return 'null'
     if isinstance(v, bool): return str(v).lower()
-    s = repr(v); s = s if len(s) <= 60 else s[:57] + '...'
+    s = repr(v)
+    s = s if len(s) <= 60 else s[:57] + '...'
     return f'a list {s}' if isinstance(v, (list, tuple)) else f'a mapping {s}' if isinstance(v, Mapping) else s
 
 def _at(where:str, msg:str)->str: return f'{where}: {msg}' if where else msg
@@ -136,7 +137,8 @@ def coerce(value, # what came: from YAML, a flag or Python
             except RadtlError: pass
         _fail(key, tp, rule, value)
     if tp is typing.Any or tp is object: return value
-    if is_dataclass(tp): return value if isinstance(value, tp) else config_from(tp, value, key) if isinstance(value, Mapping) else _fail(key, tp, rule, value)
+    if is_dataclass(tp):
+        return value if isinstance(value, tp) else config_from(tp, value, key) if isinstance(value, Mapping) else _fail(key, tp, rule, value)
     o = typing.get_origin(tp) or tp
     v = _container(value, tp, key, rule) if o in (list, tuple, dict) else _scalar(value, tp, key, rule)
     return _within(v, tp, rule, key)
@@ -209,10 +211,12 @@ def _flag(check):
 
 def field_flag(cls, name:str):
     "An `argparse` type that checks a flag's text as field `name` of dataclass `cls`"
-    f = _flag(lambda text: field_value(cls, name, text, '')); f.__name__ = name
+    f = _flag(lambda text: field_value(cls, name, text, ''))
+    f.__name__ = name
     return f
 
 def flag_type(tp, **rule):
     "An `argparse` type that checks a flag's text as a `tp` within `rule` (`ge`, `gt`, `le`, `lt`, `choices`)"
-    f = _flag(lambda text: coerce(text, tp, '', rule)); f.__name__ = getattr(tp, '__name__', 'value')
+    f = _flag(lambda text: coerce(text, tp, '', rule))
+    f.__name__ = getattr(tp, '__name__', 'value')
     return f

@@ -9,30 +9,43 @@ from __future__ import annotations
 import hashlib, json, os, platform, sys, tempfile, contextlib, shutil, socket, threading, time, datetime
 from pathlib import Path
 from importlib import metadata
+import pandas as pd
 
 # %% auto #0
-__all__ = ['HEARTBEAT_S', 'RadtlError', 'say', 'seed_everything', 'library_versions', 'file_md5', 'stable_hash', 'printable',
-           'atomic_path', 'write_text_atomic', 'write_json_atomic', 'write_csv_atomic', 'read_csv',
-           'save_weights_atomic', 'lock_is_stale', 'RunLock', 'claimed_folder', 'default_cache_dir']
+__all__ = ['QUIET', 'PROGRESS', 'EPOCHS', 'BATCHES', 'HEARTBEAT_S', 'RadtlError', 'say', 'fit_verbosity', 'seed_everything',
+           'to_numpy', 'library_versions', 'file_md5', 'stable_hash', 'printable', 'atomic_path', 'write_text_atomic',
+           'write_json_atomic', 'write_csv_atomic', 'read_csv', 'save_weights_atomic', 'lock_is_stale', 'RunLock',
+           'claimed_folder', 'default_cache_dir']
 
 # %% ../nbs/00_core.ipynb #f8b554aa
 class RadtlError(Exception):
     "An error caused by input the user can fix; the message says what is wrong and what to do"
 
-def say(verbose, msg:str):
-    "Print `msg` (flushed) when `verbose`: the progress lines of runs, studies and pretraining"
-    if verbose: print(printable(msg), flush=True)
+QUIET, PROGRESS, EPOCHS, BATCHES = 0, 1, 2, 3   # `verbose`: the result only; progress lines; one line per epoch; Keras' progress bar too
+
+def say(verbose, msg:str, level:int=PROGRESS):
+    "Print `msg` (flushed) when `verbose` is at least `level`: the progress lines of runs, studies and pretraining"
+    if verbose >= level: print(printable(msg), flush=True)
+
+def fit_verbosity(verbose:int)->int:
+    "Keras' `fit(verbose=...)` for radtl's `verbose`: silent below `EPOCHS`, one line per epoch at `EPOCHS`, a progress bar at `BATCHES`"
+    return 2 if verbose == EPOCHS else 1 if verbose >= BATCHES else 0
 
 # %% ../nbs/00_core.ipynb #7bda8281
 def seed_everything(seed:int, # the run's seed
                     deterministic:bool=False): # also request deterministic ops (TensorFlow backend)
     "Seed Python, NumPy and the Keras backend from `seed`"
-    import keras
+    import keras   # here, not at the top: radtl.core stays free of Keras, for radtl scan, audit and split
     keras.utils.set_random_seed(int(seed))
     if deterministic and keras.backend.backend() == 'tensorflow':
-        import tensorflow as tf
+        import tensorflow as tf   # only that backend has the switch
         tf.config.experimental.enable_op_determinism()
     return int(seed)
+
+def to_numpy(x):
+    "`x`, a backend tensor or a Keras variable, as a NumPy array (a variable copied first: its `__array__` takes no `copy`, which NumPy 2 warns about)"
+    import keras   # here, as in `seed_everything`
+    return keras.ops.convert_to_numpy(keras.ops.copy(x) if isinstance(x, keras.Variable) else x)
 
 # %% ../nbs/00_core.ipynb #b2577b76
 _TRACKED = ('radtl', 'keras', 'tensorflow', 'jax', 'torch', 'numpy', 'pandas', 'scikit-learn',
@@ -48,7 +61,8 @@ def library_versions()->dict:
     out.update({p: v for p in _TRACKED if (v := _version(p))})
     out['keras_backend'] = os.environ.get('KERAS_BACKEND', 'tensorflow')
     with contextlib.suppress(Exception):
-        import keras; out['keras_backend'] = keras.backend.backend()
+        import keras   # here, as in `seed_everything`
+        out['keras_backend'] = keras.backend.backend()
     return out
 
 # %% ../nbs/00_core.ipynb #9ed0b4f5
@@ -75,7 +89,8 @@ def printable(text)->str:
 @contextlib.contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path`; on success rename it to `path`, on error remove it"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     os.close(fd)
     try:
@@ -99,7 +114,6 @@ def write_csv_atomic(path, df):
 
 def read_csv(path, **kw):
     "A CSV radtl wrote, as a DataFrame, with file names of any bytes read back as they were written"
-    import pandas as pd
     return pd.read_csv(path, encoding='utf-8', encoding_errors='surrogateescape', **kw)
 
 def save_weights_atomic(model, path):
@@ -138,7 +152,8 @@ class RunLock:
     def _create(self)->bool:
         try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError: return False
-        with os.fdopen(fd, 'w') as f: json.dump(dict(host=socket.gethostname(), pid=os.getpid(), started=datetime.datetime.now().isoformat(timespec='seconds')), f)
+        with os.fdopen(fd, 'w') as f:
+            json.dump(dict(host=socket.gethostname(), pid=os.getpid(), started=datetime.datetime.now().isoformat(timespec='seconds')), f)
         return True
 
     def acquire(self)->bool:
@@ -163,10 +178,14 @@ class RunLock:
             while not self._stop.wait(HEARTBEAT_S):
                 try: os.utime(self.path)
                 except OSError: return
-        threading.Thread(target=loop, daemon=True).start(); return True
+        threading.Thread(target=loop, daemon=True).start()
+        return True
 
     def release(self):
-        if self._held: self._stop.set(); self.path.unlink(missing_ok=True); self._held = False
+        if self._held:
+            self._stop.set()
+            self.path.unlink(missing_ok=True)
+            self._held = False
     def __enter__(self): return self
     def __exit__(self, *exc): self.release()
 
@@ -180,7 +199,8 @@ def claimed_folder(out, # the folder to write; the work happens in `<out>.partia
                    lock:bool=True, # take `<out>.lock` (False: the caller holds it)
                    keep=('history.csv', 'features-*')): # a `.partial` holding one of these is kept on failure: work was done
     "Yield `<out>.partial` while holding `out`'s lock; if the body fails before any work, remove what this call created"
-    out = Path(out); work = out.with_name(out.name + '.partial')
+    out = Path(out)
+    work = out.with_name(out.name + '.partial')
     parents, existed = _new_parents(out), work.exists()
     lk = RunLock(out.with_name(out.name + '.lock')) if lock else None
     if lk and not lk.acquire():
@@ -188,7 +208,8 @@ def claimed_folder(out, # the folder to write; the work happens in `<out>.partia
                          '(a lock left by a dead process on this host is taken over)')
     try: yield work
     except BaseException:
-        if not existed and work.is_dir() and not any(next(work.glob(k), None) for k in keep): shutil.rmtree(work, ignore_errors=True)
+        if not existed and work.is_dir() and not any(next(work.glob(k), None) for k in keep):
+            shutil.rmtree(work, ignore_errors=True)
         raise
     finally:
         if lk: lk.release()
@@ -199,5 +220,6 @@ def claimed_folder(out, # the folder to write; the work happens in `<out>.partia
 def default_cache_dir(cache_dir=None)->Path:
     "The folder for radtl's caches: `cache_dir`, `$RADTL_CACHE`, or `~/.cache/radtl`"
     p = cache_dir or os.environ.get('RADTL_CACHE') or Path.home()/'.cache'/'radtl'
-    p = Path(p).expanduser(); p.mkdir(parents=True, exist_ok=True)
+    p = Path(p).expanduser()
+    p.mkdir(parents=True, exist_ok=True)
     return p

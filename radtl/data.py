@@ -1,4 +1,4 @@
-"""Scan image folders into one table: what each file is, where it came from, and whether it can be used
+"""Scan folders into one table of every file (usable or why not), decode any image (DICOM too) to 8 bits, attach patients
 
 Docs: https://radtl.github.io/radtl/data.html.md"""
 
@@ -11,13 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
+import pydicom
+from pydicom.pixels import apply_modality_lut, apply_voi
 from tqdm.auto import tqdm
 from .core import RadtlError, file_md5, printable
 
 # %% auto #0
 __all__ = ['CLASS_ALIASES', 'SPLIT_ALIASES', 'MAX_PIXELS', 'IMAGE_EXTS', 'DICOM_COLUMNS', 'DICOM_SUFFIXES', 'CATALOG_COLUMNS',
            'LABEL_KINDS', 'FILE_COLUMNS', 'PATIENT_COLUMNS', 'normalise_label', 'split_and_label', 'placement_error',
-           'ImageError', 'is_dicom', 'dicom_fields', 'dicom_image', 'read_dicom', 'read_image', 'is_grey',
+           'ImageError', 'is_dicom', 'dicom_fields', 'dicom_image', 'read_dicom', 'read_image', 'read_grey', 'is_grey',
            'inspect_file', 'scan', 'error_kind', 'usable', 'error_counts', 'left_out_line', 'summarize',
            'format_summary', 'read_patient_table', 'relative_paths', 'match_files', 'patients_from_table',
            'patients_from_pattern', 'assign_patients']
@@ -68,19 +70,23 @@ IMAGE_EXTS = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.gif', '.webp',
 
 class ImageError(Exception):
     "A file that cannot become a training image; `kind` names the category"
-    def __init__(self, kind:str, msg:str): super().__init__(msg); self.kind = kind
+    def __init__(self, kind:str, msg:str):
+        super().__init__(msg)
+        self.kind = kind
 
 def _to_8bit(im:Image.Image)->Image.Image:
     "Convert any Pillow mode to 8-bit `L` or `RGB`"
     if im.mode in ('L', 'RGB'): return im
     if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'F'):
         a = np.asarray(im, dtype=np.float64)
-        if not np.isfinite(a).all(): raise ImageError('non_finite', f'{int((~np.isfinite(a)).sum())} pixel values are NaN or infinite')
+        if not np.isfinite(a).all():
+            raise ImageError('non_finite', f'{int((~np.isfinite(a)).sum())} pixel values are NaN or infinite')
         a = a - min(a.min(), 0)
         return Image.fromarray(np.clip(a * (255 / max(a.max(), 1e-12)), 0, 255).round().astype(np.uint8), 'L')
     if im.mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
     if im.mode in ('RGBA', 'LA', 'PA', 'RGBa'):
-        im = im.convert('RGBA'); bg = Image.new('RGBA', im.size, (0, 0, 0, 255))
+        im = im.convert('RGBA')
+        bg = Image.new('RGBA', im.size, (0, 0, 0, 255))
         return Image.alpha_composite(bg, im).convert('RGB')
     if im.mode == '1': return im.convert('L')
     return im.convert('RGB')
@@ -92,7 +98,9 @@ DICOM_SUFFIXES = {'.dcm', '.dicom', '.dic', ''}  # a file named so that is not D
 def is_dicom(path)->bool:
     "Whether `path` is a DICOM Part 10 file (the `DICM` marker at byte 128), whatever its extension"
     try:
-        with open(path, 'rb') as f: f.seek(128); return f.read(4) == b'DICM'
+        with open(path, 'rb') as f:
+            f.seek(128)
+            return f.read(4) == b'DICM'
     except OSError: return False
 
 def _text(v)->str|None:
@@ -111,7 +119,6 @@ def _values(v)->list: return [float(x) for x in v] if isinstance(v, (list, tuple
 def _modality_lut(a:np.ndarray, ds)->tuple:
     "Stored values → modality units (the Modality LUT, or rescale slope and intercept), and how"
     if 'ModalityLUTSequence' in ds:
-        from pydicom.pixels import apply_modality_lut
         return apply_modality_lut(a, ds).astype(np.float64), 'modality LUT'
     m, b = float(ds.get('RescaleSlope') or 1), float(ds.get('RescaleIntercept') or 0)
     return a.astype(np.float64) * m + b, (f'rescale {m:g}*x{b:+g}' if (m, b) != (1, 0) else 'no rescale')
@@ -125,7 +132,6 @@ def _window(x:np.ndarray, c:float, w:float, fn:str)->np.ndarray:
 def _voi(x:np.ndarray, ds)->tuple:
     "Modality values → [0, 1] by the first VOI LUT, else the first window, else the image's own range, and how"
     if 'VOILUTSequence' in ds:
-        from pydicom.pixels import apply_voi
         n, bits = len(ds.VOILUTSequence), int(ds.VOILUTSequence[0].LUTDescriptor[2])
         return apply_voi(np.round(x).astype(np.int64), ds, index=0) / (2 ** bits - 1), 'VOI LUT' + (f' (first of {n})' if n > 1 else '')
     if ds.get('WindowCenter') is not None and ds.get('WindowWidth') is not None:
@@ -150,22 +156,24 @@ def _pixels(ds)->np.ndarray:
 
 def dicom_image(ds, max_pixels:int=MAX_PIXELS)->tuple:
     "8-bit `L` (or `RGB`) image of a single-frame DICOM dataset `ds`, and the intensity mapping applied, or `ImageError` saying why not"
-    if not any(t in ds for t in _PIXEL_TAGS): raise ImageError('dicom_no_pixels', 'DICOM file without pixel data (a DICOMDIR, report or presentation state?)')
+    if not any(t in ds for t in _PIXEL_TAGS):
+        raise ImageError('dicom_no_pixels', 'DICOM file without pixel data (a DICOMDIR, report or presentation state?)')
     if int(ds.get('NumberOfFrames') or 1) > 1:
         raise ImageError('dicom_multiframe', f'multi-frame DICOM ({int(ds.NumberOfFrames)} frames); radtl reads single-frame images: save one file per frame')
-    if int(ds.get('Rows') or 0) * int(ds.get('Columns') or 0) > max_pixels: raise ImageError('too_large', f"{ds.Columns}x{ds.Rows} px exceeds max_pixels={max_pixels:,}")
+    if int(ds.get('Rows') or 0) * int(ds.get('Columns') or 0) > max_pixels:
+        raise ImageError('too_large', f"{ds.Columns}x{ds.Rows} px exceeds max_pixels={max_pixels:,}")
     a, pi = _pixels(ds), str(ds.get('PhotometricInterpretation', 'MONOCHROME2'))
     if a.ndim == 3 and a.shape[-1] == 3:   # colour (pydicom returns YBR as RGB)
         y = a.astype(np.float64) / (2 ** int(ds.get('BitsStored') or 8) - 1)
         return Image.fromarray((np.clip(y, 0, 1) * 255).round().astype(np.uint8), 'RGB'), f'{pi} as stored'
-    if not pi.startswith('MONOCHROME') or a.ndim != 2: raise ImageError('dicom_unsupported', f'photometric interpretation {pi} with pixel array {a.shape} is not supported')
+    if not pi.startswith('MONOCHROME') or a.ndim != 2:
+        raise ImageError('dicom_unsupported', f'photometric interpretation {pi} with pixel array {a.shape} is not supported')
     x, how = _modality_lut(a, ds)
     y, voi = _voi(x, ds)
     if pi == 'MONOCHROME1': y, voi = 1 - y, voi + '; MONOCHROME1 inverted'
     return Image.fromarray((np.clip(y, 0, 1) * 255).round().astype(np.uint8), 'L'), f'{how}; {voi}'
 
 def _dicom_dataset(path):
-    import pydicom   # imported here: only DICOM input needs it
     try: return pydicom.dcmread(path)
     except Exception as e: raise ImageError('unreadable', f'DICOM header unreadable: {type(e).__name__}: {e}')
 
@@ -182,7 +190,8 @@ def _open_checked(path, max_pixels:int=MAX_PIXELS)->Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter('error', Image.DecompressionBombWarning)
         try: im = Image.open(path)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e: raise ImageError('too_large', f'decompression bomb: {e}')
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise ImageError('too_large', f'decompression bomb: {e}')
         except UnidentifiedImageError: raise ImageError('unreadable', 'not a readable image (Pillow cannot identify the bytes)')
     if im.width * im.height > max_pixels:
         raise ImageError('too_large', f'{im.width}x{im.height} px exceeds max_pixels={max_pixels:,} (decompression-bomb guard)')
@@ -201,6 +210,13 @@ def _decode_error(e:OSError)->ImageError:
     kind = 'truncated' if 'truncat' in str(e) or 'broken' in str(e) else 'unreadable'
     return ImageError(kind, f'{kind} image: {e}')
 
+def read_grey(path, draft:int|None=None, max_pixels:int=MAX_PIXELS)->Image.Image:
+    "`path` as an upright grey `L` image; a JPEG decoded only as finely as `draft`×`draft` px needs (Pillow's DCT-domain downscale)"
+    if is_dicom(path): return read_image(path, max_pixels).convert('L')
+    im = _open_checked(path, max_pixels)
+    if draft and im.format == 'JPEG': im.draft('L', (draft, draft))
+    return _to_8bit(ImageOps.exif_transpose(im)).convert('L')
+
 # %% ../nbs/01_data.ipynb #14ccc189
 def is_grey(im:Image.Image, tol:int=12)->bool:
     "True when `im` is `L` or an RGB image whose channels agree within `tol` everywhere"
@@ -214,7 +230,8 @@ def _inspect_dicom(path, row:dict, max_pixels:int)->tuple:
     "Fill `row` from the DICOM header first, so an unusable file still names its patient and series; returns width, height, grey"
     row['md5'] = file_md5(path)
     ds = _dicom_dataset(path)
-    row.update(format='DICOM', **dicom_fields(ds)); row['patient_from'] = 'dicom' if row['patient'] else None
+    row.update(format='DICOM', **dicom_fields(ds))
+    row['patient_from'] = 'dicom' if row['patient'] else None
     im, row['pixel_map'] = dicom_image(ds, max_pixels)
     return im.width, im.height, is_grey(im)
 
@@ -228,7 +245,8 @@ def _jpeg_size_grey(im:Image.Image)->tuple:
     return w, h, is_grey(_to_8bit(im))
 
 def _inspect_picture(path, row:dict, max_pixels:int)->tuple:
-    if path.suffix.lower() in DICOM_SUFFIXES: raise ImageError('not_dicom', f'not DICOM (named {path.name!r}, but no DICM marker at byte 128)')
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        raise ImageError('not_dicom', f'not DICOM (named {path.name!r}, but no DICM marker at byte 128)')
     if path.suffix.lower() not in IMAGE_EXTS: raise ImageError('not_image', f'not an image file (extension {path.suffix!r})')
     row['md5'] = file_md5(path)
     with _open_checked(path, max_pixels) as im:   # closes the file
@@ -240,7 +258,8 @@ def _inspect_picture(path, row:dict, max_pixels:int)->tuple:
 def inspect_file(path, max_pixels:int=MAX_PIXELS)->dict:
     "Catalog fields of the file at `path` (an image or a DICOM file of any name); failures end in `error`, never an exception"
     path = Path(path)
-    row = dict(format=None, mode=None, width=np.nan, height=np.nan, grey=None, bytes=path.stat().st_size, md5=None, error=None, **dict.fromkeys([*DICOM_COLUMNS, 'patient_from']))
+    row = dict(format=None, mode=None, width=np.nan, height=np.nan, grey=None, bytes=path.stat().st_size, md5=None,
+               error=None, **dict.fromkeys([*DICOM_COLUMNS, 'patient_from']))
     try:
         w, h, grey = _inspect_dicom(path, row, max_pixels) if is_dicom(path) else _inspect_picture(path, row, max_pixels)
         row.update(width=w, height=h, grey=grey)
@@ -249,7 +268,8 @@ def inspect_file(path, max_pixels:int=MAX_PIXELS)->dict:
     return row
 
 # %% ../nbs/01_data.ipynb #2ce90e26
-CATALOG_COLUMNS = ['path', 'source', 'split', 'label', 'format', 'mode', 'width', 'height', 'grey', 'bytes', 'md5', 'error', *DICOM_COLUMNS, 'patient_from']
+CATALOG_COLUMNS = ['path', 'source', 'split', 'label', 'format', 'mode', 'width', 'height', 'grey', 'bytes', 'md5',
+                   'error', *DICOM_COLUMNS, 'patient_from']
 LABEL_KINDS = ('unlabelled', 'nested')   # error kinds of images that decode but lie where no class can be read
 
 def _listing(d:Path):
@@ -269,13 +289,18 @@ def _files_under(root:Path)->list:
     while stack:
         d, above = stack.pop()
         try: entries = _listing(d)
-        except OSError as e: out.append((d, f'unreadable_folder: cannot list this folder ({e.strerror or e}); the files in it are not in the catalog')); continue
+        except OSError as e:
+            out.append((d, f'unreadable_folder: cannot list this folder ({e.strerror or e}); the files in it are not in the catalog'))
+            continue
         subdirs = []
         for e in entries:
             p = Path(e.path)
             try:
-                if not e.is_dir(): out.append((p, _entry_problem(e))); continue
-                s = e.stat(); key = (s.st_dev, s.st_ino)
+                if not e.is_dir():
+                    out.append((p, _entry_problem(e)))
+                    continue
+                s = e.stat()
+                key = (s.st_dev, s.st_ino)
                 if key in above: out.append((p, 'symlink_loop: a link to a folder above it; not followed'))
                 else: subdirs.append((p, above | {key}))
             except OSError as err: out.append((p, f'unreadable: {err.strerror or err}'))
@@ -305,7 +330,9 @@ def _row(p:Path, problem, root:Path, source:str, aliases, max_pixels)->dict:
 
 def _scan_rows(root:Path, entries:list, source:str, aliases, max_pixels, pool, pbar)->list:
     def one(entry):
-        row = _row(*entry, root, source, aliases, max_pixels); pbar.update(); return row
+        row = _row(*entry, root, source, aliases, max_pixels)
+        pbar.update()
+        return row
     return list(pool.map(one, entries))
 
 # %% ../nbs/01_data.ipynb #c3eb829b
@@ -320,7 +347,8 @@ def scan(*roots, # folders to scan: class-per-folder, with or without a split le
     roots = [Path(r).expanduser() for r in roots]
     if not roots: raise RadtlError('scan needs at least one folder of images')
     for r in roots:
-        if not r.is_dir(): raise RadtlError(f'{r} is not a folder; pass the folder that holds the class (or Training/Testing) folders')
+        if not r.is_dir():
+            raise RadtlError(f'{r} is not a folder; pass the folder that holds the class (or Training/Testing) folders')
     workers = workers or min(16, 2 * (os.cpu_count() or 1))
     found = [_files_under(r) for r in roots]
     if not sum(map(len, found)): raise RadtlError(f'no files under {", ".join(map(str, roots))}; is this the right folder?')
@@ -359,7 +387,8 @@ def summarize(cat:pd.DataFrame)->pd.DataFrame:
 def format_summary(cat:pd.DataFrame)->str:
     "A short human-readable summary of a scan"
     u = usable(cat)
-    lines = [f'{len(cat)} files, {len(u)} usable labelled images in {u.label.nunique()} classes from {cat.source.nunique()} source(s)']
+    lines = [f'{len(cat)} files, {len(u)} usable labelled images in {u.label.nunique()} classes from '
+             f'{cat.source.nunique()} source(s)']
     if len(u): lines.append(summarize(cat).to_string())
     lines.append(left_out_line(error_counts(cat)))
     return '\n'.join(lines)
@@ -370,13 +399,16 @@ PATIENT_COLUMNS = ('patient', 'patient_id', 'patientid', 'pid', 'subject')
 
 def _column(cols, accepted, what:str, path)->str:
     found = [c for c in accepted if c in cols]
-    if not found: raise RadtlError(f'{path}: no {what} column; the columns are {list(cols)}, accepted names (any case): {", ".join(accepted)}')
+    if not found:
+        raise RadtlError(f'{path}: no {what} column; the columns are {list(cols)}, accepted names (any case): '
+                         f'{", ".join(accepted)}')
     return found[0]
 
 def read_patient_table(path)->pd.DataFrame:
     "A patient table (CSV) as columns `file`, `patient` (and `label` when present), from any accepted column names"
     try: t = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e: raise RadtlError(f'cannot read the patient table {path}: {e}')
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise RadtlError(f'cannot read the patient table {path}: {e}')
     t.columns = [c.strip().lower() for c in t.columns]
     f, p = _column(t.columns, FILE_COLUMNS, 'file', path), _column(t.columns, PATIENT_COLUMNS, 'patient', path)
     out = pd.DataFrame({'file': t[f].str.strip().str.replace('\\', '/'), 'patient': t[p].str.strip()})
@@ -388,8 +420,10 @@ def relative_paths(cat:pd.DataFrame, roots)->pd.Series:
     "Path of each file of `cat` relative to the root (of `roots`, as given to `scan`) it was found under, as POSIX text"
     roots = [Path(r).expanduser() for r in roots]
     root_of = dict(zip(_source_names(roots), roots))
-    if missing := set(cat.source) - set(root_of): raise RadtlError(f'the catalog has sources {sorted(missing)} that are not among the roots {list(map(str, roots))}')
-    return pd.Series([Path(p).relative_to(root_of[s]).as_posix() for p, s in zip(cat.path, cat.source)], index=cat.index, dtype=object)
+    if missing := set(cat.source) - set(root_of):
+        raise RadtlError(f'the catalog has sources {sorted(missing)} that are not among the roots {list(map(str, roots))}')
+    return pd.Series([Path(p).relative_to(root_of[s]).as_posix() for p, s in zip(cat.path, cat.source)],
+                     index=cat.index, dtype=object)
 
 def _lookup(keys:pd.Series)->dict:
     "key → the catalog index holding it, or None when several do"
@@ -404,7 +438,9 @@ def match_files(cat:pd.DataFrame, files, roots)->pd.Series:
     def one(f):
         for table in ((by_rel,) if '/' in f else (by_name, by_stem)):
             if f not in table: continue
-            if table[f] is None: raise RadtlError(f'patient table entry {f!r} matches several files (e.g. {[p for p in rel if f in p][:3]}); give their paths relative to the root instead')
+            if table[f] is None:
+                raise RadtlError(f'patient table entry {f!r} matches several files (e.g. '
+                                 f'{[p for p in rel if f in p][:3]}); give their paths relative to the root instead')
             return table[f]
         return np.nan
     return pd.Series([one(str(f)) for f in files], dtype=float)
@@ -425,7 +461,8 @@ def patients_from_table(cat:pd.DataFrame, # catalog from `scan`
     clash = hit.groupby('row').patient.nunique()
     if (clash > 1).any():
         r = clash[clash > 1].index[0]
-        raise RadtlError(f'patient table {table}: {cat.path[r]} is given patients {sorted(set(hit.patient[hit.row == r]))}; one patient per file')
+        raise RadtlError(f'patient table {table}: {cat.path[r]} is given patients '
+                         f'{sorted(set(hit.patient[hit.row == r]))}; one patient per file')
     hit = hit.drop_duplicates('row')
     return _patient_series(cat, hit.row.astype(int), hit.patient), dict(rows=len(t), unmatched_rows=int((~t.file.isin(hit.file)).sum()), files=len(hit))
 
@@ -437,7 +474,8 @@ def patients_from_pattern(cat:pd.DataFrame, # catalog from `scan`
     except re.error as e: raise RadtlError(f'patient pattern {pattern!r} is not a valid regular expression: {e}')
     names = list(rx.groupindex)
     g = 'patient' if 'patient' in names else names[0] if len(names) == 1 else None
-    if g is None: raise RadtlError(f"patient pattern {pattern!r} needs one named group, (?P<patient>...); it has {names or 'none'}")
+    if g is None:
+        raise RadtlError(f"patient pattern {pattern!r} needs one named group, (?P<patient>...); it has {names or 'none'}")
     rel = relative_paths(usable(cat, labelled=False), roots)
     found = rel.map(lambda p: (m := rx.search(p)) and m.group(g)).dropna()
     found = found[found != '']

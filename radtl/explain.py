@@ -12,7 +12,7 @@ import keras
 from keras import ops
 from matplotlib.figure import Figure
 from .core import RadtlError
-from .backbones import BACKBONES, get_backbone
+from .registry import BACKBONES, get_backbone
 from .model import base_of
 
 # %% auto #0
@@ -25,7 +25,8 @@ def _pools(layer)->bool: return isinstance(layer, (keras.layers.GlobalAveragePoo
 def gradcam_layer_of(model)->str:
     "The Grad-CAM layer of classifier `model`'s backbone: the registry's, else the backbone's own pooling layer (read at its input) or last 4-D layer"
     info, base = getattr(model, 'weights_info', None), base_of(model)
-    names = [info.backbone] if info is not None else sorted((n for n in BACKBONES if model.name.startswith(f'{n}_')), key=len, reverse=True)
+    names = [info.backbone] if info is not None else sorted((n for n in BACKBONES if model.name.startswith(f'{n}_')),
+                                                            key=len, reverse=True)
     for n in names:
         if (layer := get_backbone(n).gradcam_layer) in {l.name for l in base.layers}: return layer
     return _last_map_layer(base)
@@ -38,7 +39,8 @@ def _last_map_layer(base)->str:
 def gradcam_map(base, layer:str):
     "The tensor of backbone `base` Grad-CAM reads for `layer`: its output, or its input when it is a global pooling layer"
     try: l = base.get_layer(layer)
-    except ValueError: raise RadtlError(f'{base.name} has no layer {layer!r}; pick one of its layers (base_of(model).layers)') from None
+    except ValueError:
+        raise RadtlError(f'{base.name} has no layer {layer!r}; pick one of its layers (base_of(model).layers)') from None
     return l.input if _pools(l) else l.output
 
 def _pre(model)->keras.Model:
@@ -59,7 +61,8 @@ def _upper(base, conv, layer:str):
 
 def _parts(model, layer:str=None)->tuple:
     "`pre`, `lower`, `upper`, `head` of classifier `model` cut at backbone layer `layer` (see above)"
-    base = base_of(model); layer = layer or gradcam_layer_of(model)
+    base = base_of(model)
+    layer = layer or gradcam_layer_of(model)
     conv = gradcam_map(base, layer)
     i = model.layers.index(base)
     pre = _pre(model)
@@ -78,16 +81,20 @@ def _parts(model, layer:str=None)->tuple:
 # %% ../nbs/06_explain.ipynb #31496d67
 def _grads(top, a, onehot)->tuple:
     "Class probabilities `top(a)` and d(Σ onehot·top(a))/da, on the active Keras backend"
-    backend = keras.backend.backend()
+    backend = keras.backend.backend()   # each backend's own gradient: imported here, as only the active backend is there for sure
     if backend == 'tensorflow':
         import tensorflow as tf
         a = tf.convert_to_tensor(a)
         with tf.GradientTape() as tape:
-            tape.watch(a); probs = top(a); score = tf.reduce_sum(probs * onehot)
+            tape.watch(a)
+            probs = top(a)
+            score = tf.reduce_sum(probs * onehot)
         return probs, tape.gradient(score, a)
     if backend == 'jax':
         import jax
-        def score(a): p = top(a); return (p * onehot).sum(), p
+        def score(a):
+            p = top(a)
+            return (p * onehot).sum(), p
         (_, probs), g = jax.value_and_grad(score, has_aux=True)(ops.convert_to_tensor(a))
         return probs, g
     raise RadtlError(f"Grad-CAM supports the tensorflow and jax backends, not {backend!r}; set KERAS_BACKEND=tensorflow")
@@ -105,7 +112,8 @@ def gradcam_raw(model, images, class_index=None, layer:str=None, batch_size:int=
         c = p0.argmax(1) if cls is None else cls[s:s + batch_size]
         p, g = _grads(top, a, ops.one_hot(ops.convert_to_tensor(c), p0.shape[1]))
         w = ops.mean(g, axis=(1, 2), keepdims=True)
-        cams.append(ops.convert_to_numpy(ops.relu(ops.sum(w * a, axis=-1)))); probs.append(ops.convert_to_numpy(p))
+        cams.append(ops.convert_to_numpy(ops.relu(ops.sum(w * a, axis=-1))))
+        probs.append(ops.convert_to_numpy(p))
     return np.concatenate(cams), np.concatenate(probs)
 
 def gradcam(model, # a radtl classifier (`build_classifier`), raw-pixel input
@@ -120,7 +128,8 @@ def gradcam(model, # a radtl classifier (`build_classifier`), raw-pixel input
 def upsample(cams, size)->np.ndarray:
     "Bilinear resize of maps `cams` (N, h, w) to `size`, each scaled to max 1 (all-zero maps stay 0)"
     up = ops.convert_to_numpy(ops.image.resize(np.asarray(cams, 'float32')[..., None], tuple(size), interpolation='bilinear'))[..., 0]
-    up = np.maximum(up, 0); mx = up.max((1, 2), keepdims=True)
+    up = np.maximum(up, 0)
+    mx = up.max((1, 2), keepdims=True)
     return np.divide(up, mx, out=np.zeros_like(up), where=mx > 0)
 
 # %% ../nbs/06_explain.ipynb #7b021b2a
@@ -140,19 +149,25 @@ def plot_gradcam_grid(images, # (N, H, W, C) raw pixels
     for c, row in enumerate(axes):
         idx = [*_pick(y, pred, c, True, n), *[None] * n][:n] + [*_pick(y, pred, c, False, n), *[None] * n][:n]
         for j, (ax, i) in enumerate(zip(row, idx)):
-            ax.set_xticks([]); ax.set_yticks([])
+            ax.set_xticks([])
+            ax.set_yticks([])
             if j == 0: ax.set_ylabel(classes[c], fontsize=9)
-            if i is None: ax.set_frame_on(False); continue
-            ax.imshow(np.asarray(images[i]).mean(-1), cmap='gray'); ax.imshow(cams[i], cmap='jet', alpha=alpha, vmin=0, vmax=1)
+            if i is None:
+                ax.set_frame_on(False)
+                continue
+            ax.imshow(np.asarray(images[i]).mean(-1), cmap='gray')
+            ax.imshow(cams[i], cmap='jet', alpha=alpha, vmin=0, vmax=1)
             ok = pred[i] == y[i]
-            ax.set_title(f"{'✓' if ok else '✗'} {classes[pred[i]]} {probs[i, pred[i]]:.2f}", fontsize=8, color='green' if ok else 'red')
+            ax.set_title(f"{'✓' if ok else '✗'} {classes[pred[i]]} {probs[i, pred[i]]:.2f}", fontsize=8,
+                         color='green' if ok else 'red')
     fig.suptitle('Grad-CAM of the predicted class: left correct, right wrong (title: prediction, probability)', fontsize=10)
     return fig
 
 # %% ../nbs/06_explain.ipynb #c1a3b5b5
 def peak_in_lesion(cams, cx, cy, r, margin:float=0.)->np.ndarray:
     "Whether each heatmap's maximum lies within `r + margin` pixels of the lesion centre (`cx`, `cy`)"
-    cams = np.asarray(cams); H, W = cams.shape[1:]
+    cams = np.asarray(cams)
+    H, W = cams.shape[1:]
     py, px = np.unravel_index(cams.reshape(len(cams), -1).argmax(1), (H, W))
     return np.hypot(px - np.asarray(cx), py - np.asarray(cy)) <= np.asarray(r) + margin
 
@@ -167,7 +182,8 @@ def _center(K): return K - K.mean(0) - K.mean(1)[:, None] + K.mean()
 def _gram(X, kernel:str, sigma_frac:float):
     if kernel == 'linear': return X @ X.T
     if kernel != 'rbf': raise RadtlError(f"kernel must be 'linear' or 'rbf', not {kernel!r}")
-    sq = (X ** 2).sum(1); d2 = np.maximum(sq[:, None] + sq[None] - 2 * X @ X.T, 0)
+    sq = (X ** 2).sum(1)
+    d2 = np.maximum(sq[:, None] + sq[None] - 2 * X @ X.T, 0)
     sigma = sigma_frac * np.sqrt(np.median(d2[np.triu_indices(len(X), 1)]))
     return np.exp(-d2 / (2 * sigma ** 2))
 
@@ -190,7 +206,8 @@ def layer_activations(model, # a radtl classifier (or any functional model)
     if layer_name in {l.name for l in model.layers}: f = keras.Model(model.input, model.get_layer(layer_name).output)
     else:
         base = base_of(model)
-        if layer_name not in {l.name for l in base.layers}: raise RadtlError(f'neither {model.name} nor its backbone {base.name} has a layer {layer_name!r}')
+        if layer_name not in {l.name for l in base.layers}:
+            raise RadtlError(f'neither {model.name} nor its backbone {base.name} has a layer {layer_name!r}')
         pre = _pre(model)
         lower = keras.Model(base.input, base.get_layer(layer_name).output)
         f = lambda x: lower(pre(x))

@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 from matplotlib.figure import Figure
 from sklearn import metrics as skm
 from .core import atomic_path
-from .evaluate import ECE_BINS, calibration_bins, expected_calibration_error, probs_of
+from .metrics import ECE_BINS, calibration_bins, expected_calibration_error, probs_of
 
 # %% auto #0
 __all__ = ['save_figure', 'plot_confusion', 'plot_roc', 'plot_pr', 'plot_history', 'plot_reliability', 'plot_forest',
@@ -20,7 +20,8 @@ __all__ = ['save_figure', 'plot_confusion', 'plot_roc', 'plot_pr', 'plot_history
 # %% ../nbs/05a_figures.ipynb #4eb50303
 def save_figure(fig:Figure, path, dpi:int=150)->Path:
     "Write `fig` to `path` as PNG (atomically) and return the path"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp: fig.savefig(tmp, format='png', dpi=dpi)
     return path
 
@@ -32,9 +33,11 @@ def _fig(w:float, h:float, ncols:int=1)->tuple:
 def _matrix(ax, m, classes, fmt, title, vmax=None):
     im = ax.imshow(m, cmap='Blues', vmin=0, vmax=vmax)
     ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel='predicted', ylabel='true', title=title)
-    ax.set_xticklabels(classes, rotation=35, ha='right'); ax.set_yticklabels(classes)
+    ax.set_xticklabels(classes, rotation=35, ha='right')
+    ax.set_yticklabels(classes)
     hi = (vmax or m.max()) / 2
-    for (i, j), v in np.ndenumerate(m): ax.text(j, i, format(v, fmt), ha='center', va='center', color='white' if v > hi else 'black', fontsize=9)
+    for (i, j), v in np.ndenumerate(m):
+        ax.text(j, i, format(v, fmt), ha='center', va='center', color='white' if v > hi else 'black', fontsize=9)
     return im
 
 def plot_confusion(y, pred, classes, title:str='')->Figure:
@@ -42,7 +45,8 @@ def plot_confusion(y, pred, classes, title:str='')->Figure:
     cm = skm.confusion_matrix(y, pred, labels=range(len(classes)))
     fig, (a, b) = _fig(4.2 + 1.1 * len(classes), 1.6 + .55 * len(classes), 2)
     _matrix(a, cm, classes, 'd', 'counts')
-    with np.errstate(invalid='ignore'): _matrix(b, np.nan_to_num(cm / cm.sum(1, keepdims=True)), classes, '.2f', 'row-normalised (recall)', 1)
+    with np.errstate(invalid='ignore'):
+        _matrix(b, np.nan_to_num(cm / cm.sum(1, keepdims=True)), classes, '.2f', 'row-normalised (recall)', 1)
     if title: fig.suptitle(title)
     return fig
 
@@ -81,11 +85,13 @@ def plot_history(history:pd.DataFrame, title:str='')->Figure:
     starts = h.groupby('phase').epoch.min().sort_index() if 'phase' in h else pd.Series(dtype=float)
     for ax, m in zip(axes, ('loss', 'accuracy')):
         for col, style in ((m, '-o'), (f'val_{m}', '--s')):
-            if col in h: ax.plot(h.epoch, h[col], style, ms=3, label=col.replace('_', ' ') if col.startswith('val') else f'train {m}')
+            if col in h:
+                ax.plot(h.epoch, h[col], style, ms=3, label=col.replace('_', ' ') if col.startswith('val') else f'train {m}')
         for p, e in list(starts.items())[1:]:
             ax.axvline(e - .5, c='grey', ls='--', lw=1)
             ax.text(e - .4, 1, f'phase {p}', transform=ax.get_xaxis_transform(), va='top', fontsize=8, color='grey')
-        ax.set(xlabel='epoch', ylabel=m); ax.legend(fontsize=8)
+        ax.set(xlabel='epoch', ylabel=m)
+        ax.legend(fontsize=8)
     if title: fig.suptitle(title)
     return fig
 
@@ -98,9 +104,11 @@ def plot_reliability(y, probs, n_bins:int=ECE_BINS, title:str='')->Figure:
     w = 1 / n_bins
     ax.bar(t.lo, t.accuracy.fillna(0), width=w, align='edge', edgecolor='k', lw=.5, label='accuracy')
     lo, hi = np.fmin(t.accuracy, t.confidence).fillna(0), np.fmax(t.accuracy, t.confidence).fillna(0)
-    ax.bar(t.lo, hi - lo, bottom=lo, width=w, align='edge', fill=False, hatch='///', edgecolor='tab:red', lw=.5, label='gap to mean confidence')
+    ax.bar(t.lo, hi - lo, bottom=lo, width=w, align='edge', fill=False, hatch='///', edgecolor='tab:red', lw=.5,
+           label='gap to mean confidence')
     ax.plot([0, 1], [0, 1], ls=':', c='grey')
-    ax.set(ylabel='accuracy', ylim=(0, 1), title=title or f'reliability (ECE {ece:.3f}, {n_bins} bins)'); ax.legend(loc='upper left', fontsize=8)
+    ax.set(ylabel='accuracy', ylim=(0, 1), title=title or f'reliability (ECE {ece:.3f}, {n_bins} bins)')
+    ax.legend(loc='upper left', fontsize=8)
     ax2.bar(t.lo, t.n, width=w, align='edge', color='grey')
     ax2.set(xlabel='confidence (top-class probability)', ylabel='images', xlim=(0, 1))
     return fig
@@ -112,7 +120,8 @@ def plot_forest(long:pd.DataFrame, metric:str='accuracy', label:str='run_id', ti
     fig, ax = _fig(6.5, 1.2 + .35 * len(t))
     ax.errorbar(t.value, range(len(t)), xerr=[t.value - t.lo, t.hi - t.value], fmt='o', capsize=3, c='tab:blue')
     ax.set(yticks=range(len(t)), xlabel=f'{metric} (95 % CI)', title=title or metric, ylim=(-.7, len(t) - .3))
-    ax.set_yticklabels(t[label].astype(str)); ax.grid(axis='x', alpha=.3)
+    ax.set_yticklabels(t[label].astype(str))
+    ax.grid(axis='x', alpha=.3)
     return fig
 
 # %% ../nbs/05a_figures.ipynb #1d14d419
@@ -120,7 +129,8 @@ def run_figures(run:dict, out_dir)->dict:
     "Save confusion, ROC, PR, reliability and (if there is a history) training-curve PNGs of `run` to `out_dir`"
     out, (y, probs), rid = Path(out_dir), probs_of(run['test'], run['classes']), run['run_id']
     figs = dict(confusion=plot_confusion(y, probs.argmax(1), run['classes'], f'{rid}: test set'),
-                roc=plot_roc(y, probs, run['classes'], f'{rid}: ROC (test)'), pr=plot_pr(y, probs, run['classes'], f'{rid}: precision-recall (test)'),
+                roc=plot_roc(y, probs, run['classes'], f'{rid}: ROC (test)'),
+                pr=plot_pr(y, probs, run['classes'], f'{rid}: precision-recall (test)'),
                 reliability=plot_reliability(y, probs, title=f'{rid}: reliability (ECE {expected_calibration_error(y, probs):.3f})'))
     if run.get('history') is not None and len(run['history']): figs['training'] = plot_history(run['history'], f'{rid}: training')
     return {k: save_figure(f, out / f'{k}.png') for k, f in figs.items()}

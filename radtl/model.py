@@ -8,7 +8,9 @@ Docs: https://radtl.github.io/radtl/model.html.md"""
 from __future__ import annotations
 import keras
 from .core import RadtlError
-from .backbones import build_backbone, preprocessing_layer, get_backbone
+from .augment import augment_from_idg
+from .registry import get_backbone, preprocessing_layer
+from .backbones import build_backbone
 
 # %% auto #0
 __all__ = ['bn_layers', 'set_bn_momentum', 'build_classifier', 'base_of', 'freeze_base', 'unfreeze_last']
@@ -18,9 +20,9 @@ def _augment_layer(augment, seed):
     "`augment` as a layer: None, a Keras layer, or `ImageDataGenerator` keyword arguments"
     if augment is None or isinstance(augment, keras.layers.Layer): return augment
     if isinstance(augment, dict):
-        from radtl.augment import augment_from_idg  # lazily: radtl.augment may import this module's users
         return augment_from_idg(augment, seed=seed)
-    raise RadtlError(f'augment must be None, a dict of ImageDataGenerator arguments or a Keras layer, not {type(augment).__name__}')
+    raise RadtlError('augment must be None, a dict of ImageDataGenerator arguments or a Keras layer, not '
+                     f'{type(augment).__name__}')
 
 def _pool(pooling:str):
     if pooling == 'avg': return keras.layers.GlobalAveragePooling2D(name='avg_pool')
@@ -60,7 +62,8 @@ def build_classifier(backbone:str, # registry name of the backbone, e.g. 'densen
     if num_classes < 2: raise RadtlError(f'num_classes must be at least 2, not {num_classes}')
     if pooling not in ('avg', 'max'): raise RadtlError(f"pooling must be 'avg' or 'max', not {pooling!r}")
     inside = get_backbone(backbone).pools_inside
-    base, info = build_backbone(backbone, weights, (image_size, image_size, 3), preprocessing, search_dirs, pooling if inside else None)
+    base, info = build_backbone(backbone, weights, (image_size, image_size, 3), preprocessing, search_dirs,
+                                pooling if inside else None)
     inp = keras.Input((image_size, image_size, channels), name='image')
     x = keras.layers.Concatenate(name='gray_to_rgb')([inp] * 3) if channels == 1 else inp
     if (aug := _augment_layer(augment, seed)) is not None: x = aug(x)

@@ -8,6 +8,7 @@ Docs: https://radtl.github.io/radtl/recipe.html.md"""
 from __future__ import annotations
 import math
 from dataclasses import dataclass, field, asdict, replace
+import pandas as pd
 from .core import RadtlError
 from .config import option, check_fields, config_from
 
@@ -75,7 +76,8 @@ def _two_phase(data='target', prefix=''):
             Phase(f'{prefix}finetune', 'last', 1e-5, 10, patience=3, data=data))
 
 RECIPES = {r.name: r for r in [
-    Recipe('two-phase', _two_phase(), description='brain-MRI study: frozen base 1e-4 ≤50 epochs, then last layers 1e-5 ≤10 epochs'),
+    Recipe('two-phase', _two_phase(), description='brain-MRI study: frozen base 1e-4 ≤50 epochs, then last layers 1e-5 '
+                                                  '≤10 epochs'),
     Recipe('pretrained-frozen', (Phase('head', 'head', 1e-3, 50, patience=5),), description='pretrained base frozen, head trained'),
     Recipe('pretrained-finetune-top', (Phase('head', 'head', 1e-3, 30, patience=5), Phase('finetune-top', 'last', 1e-4, 30, patience=5)),
            description='pretrained: head, then head + last layers'),
@@ -99,6 +101,5 @@ def get_recipe(recipe, n_unfrozen:int|None=None)->Recipe:
 # %% ../nbs/04a_recipe.ipynb #1511f542
 def recipe_table():
     "One row per preset recipe and phase"
-    import pandas as pd
     return pd.DataFrame([dict(recipe=r.name, init=r.init, phase=p.name, trainable=p.trainable, lr=p.lr, max_epochs=p.epochs,
                               patience=p.patience, augment=p.augment, data=p.data) for r in RECIPES.values() for p in r.phases])

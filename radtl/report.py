@@ -11,6 +11,12 @@ from pathlib import Path
 import numpy as np, pandas as pd, yaml
 from scipy import stats
 from .core import RadtlError, write_text_atomic, read_csv
+from .data import read_image
+from .cache import resize_image
+from .backbones import load_radtl_model
+from .explain import gradcam_raw, upsample, plot_gradcam_grid
+from .figures import save_figure
+from .evaluate import evaluate_runs
 
 # %% auto #0
 __all__ = ['HEADLINE', 'DESIGN', 'study_runs', 'results_table', 'paper_table', 'gradcam_grid', 'write_report']
@@ -31,7 +37,8 @@ DESIGN = ('backbone', 'weights', 'preprocessing', 'recipe', 'fraction')
 
 def _design(cfg:dict)->dict:
     wi = cfg.get('weights_info') or {}
-    recipe = cfg.get('recipe'); recipe = recipe.get('name') if isinstance(recipe, dict) else recipe
+    recipe = cfg.get('recipe')
+    recipe = recipe.get('name') if isinstance(recipe, dict) else recipe
     return dict(backbone=cfg.get('backbone'), weights=wi.get('source') or cfg.get('weights') or 'random',
                 preprocessing=cfg.get('preprocessing_mode') or cfg.get('preprocessing') or 'default', recipe=recipe,
                 fraction=(cfg.get('data') or {}).get('fraction', 1.0), seed=cfg.get('seed'), fold=_fold(cfg.get('data') or {}))
@@ -44,22 +51,26 @@ def results_table(run_dirs:list, metrics:pd.DataFrame|None, failures:list)->pd.D
     for d in run_dirs:
         cfg = yaml.safe_load((d / 'config.yaml').read_text()) or {}
         mj = json.loads((d / 'metrics.json').read_text())
-        rid = str(cfg.get('run_id') or d.name); r = dict(run_id=rid, status='done', **_design(cfg))
+        rid = str(cfg.get('run_id') or d.name)
+        r = dict(run_id=rid, status='done', **_design(cfg))
         for k in HEADLINE:
             for s in ('', '_lo', '_hi'): r[k + s] = m.loc[rid, k + s] if rid in m.index and k + s in m else np.nan
         ttc = mj.get('time_to_convergence') or {}
-        r.update(n_test=mj.get('n'), epochs=mj.get('epochs'), train_time_s=mj.get('train_time_s'), convergence_epoch=ttc.get('epoch'), error='')
+        r.update(n_test=mj.get('n'), epochs=mj.get('epochs'), train_time_s=mj.get('train_time_s'),
+                 convergence_epoch=ttc.get('epoch'), error='')
         rows.append(r)
     for f in failures:
         rows.append(dict(run_id=f['run_id'], status='failed', **_design(f.get('config') or {}), error=f.get('error', '')))
-    cols = ['run_id', 'status', *DESIGN, 'seed', 'fold', *[k + s for k in HEADLINE for s in ('', '_lo', '_hi')], 'n_test', 'epochs', 'train_time_s', 'convergence_epoch', 'error']
+    cols = ['run_id', 'status', *DESIGN, 'seed', 'fold', *[k + s for k in HEADLINE for s in ('', '_lo', '_hi')],
+            'n_test', 'epochs', 'train_time_s', 'convergence_epoch', 'error']
     return pd.DataFrame(rows, columns=cols)
 
 # %% ../nbs/07a_report.ipynb #b2542639
 def _cell(v, lo, hi)->str: return '–' if not np.isfinite(v) else f'{v:.3f} [{lo:.3f}, {hi:.3f}]'
 
 def _seeds_cell(v)->str:
-    v = np.asarray(v, float); v = v[np.isfinite(v)]
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
     if len(v) < 2: return '–'
     h = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
     return f'{v.mean():.3f} ± {v.std(ddof=1):.3f} [{v.mean() - h:.3f}, {v.mean() + h:.3f}]'
@@ -70,7 +81,8 @@ def paper_table(results:pd.DataFrame, metrics=('accuracy', 'auc_macro', 'precisi
     folds = 'fold' in done and done.fold.notna().any()
     rows = []
     for key, g in done.groupby(list(DESIGN), sort=False, dropna=False):
-        r = dict(zip(DESIGN, key), seeds=g.seed.nunique() if g.seed.notna().any() else len(g), **({'folds': g.fold.nunique()} if folds else {}))
+        r = dict(zip(DESIGN, key), seeds=g.seed.nunique() if g.seed.notna().any() else len(g),
+                 **({'folds': g.fold.nunique()} if folds else {}))
         for k in metrics:
             r[k] = _cell(*g.iloc[0][[k, k + '_lo', k + '_hi']].astype(float)) if len(g) == 1 else _seeds_cell(g[k])
         rows.append(r)
@@ -80,9 +92,8 @@ def paper_table(results:pd.DataFrame, metrics=('accuracy', 'auc_macro', 'precisi
 # %% ../nbs/07a_report.ipynb #a6cc8eae
 def _test_images(run_dir:Path, cfg:dict, per_class:int, channels:int)->tuple:
     "Raw test images of `run_dir` (a few per class, as the cache decodes them), their labels and the probabilities in the table"
-    from radtl.data import read_image
-    from radtl.cache import resize_image
-    p = read_csv(run_dir / 'predictions_test.csv'); classes = [str(c) for c in cfg['classes']]
+    p = read_csv(run_dir / 'predictions_test.csv')
+    classes = [str(c) for c in cfg['classes']]
     p['ok'] = p.label == p.pred
     pick = pd.concat([g.sort_values('ok', ascending=False).groupby('ok').head(per_class) for _, g in p.groupby('label')])
     size, policy = cfg['data']['image_size'], cfg['data'].get('resize', 'stretch')
@@ -93,10 +104,8 @@ def gradcam_grid(run_dir, # a finished run folder
                  out_png, # where to save the grid
                  per_class:int=2)->Path:
     "Save a Grad-CAM grid of `per_class` correct and wrong test predictions per class of the run in `run_dir`"
-    from radtl.backbones import load_radtl_model
-    from radtl.explain import gradcam_raw, upsample, plot_gradcam_grid
-    from radtl.figures import save_figure
-    d = Path(run_dir); cfg = yaml.safe_load((d / 'config.yaml').read_text())
+    d = Path(run_dir)
+    cfg = yaml.safe_load((d / 'config.yaml').read_text())
     model = load_radtl_model(d / 'model.keras')
     images, y, classes = _test_images(d, cfg, per_class, model.input_shape[-1])
     cams, probs = gradcam_raw(model, images)
@@ -119,21 +128,28 @@ def _audit_md(study_dir:Path)->list:
             ('duplicate groups (images in them)', f"{s.get('duplicate_groups')} ({s.get('duplicated_images')})"),
             ('official test images with a copy in training', f"{s.get('test_leaks')} of {s.get('n_test')}"),
             ('… by class', s.get('test_leaks_by_class') or '–'), ('cross-source duplicates', s.get('cross_source_duplicates')),
-            ('label conflicts', s.get('label_conflicts')), ('possible shortcuts', '; '.join(map(str, s.get('shortcuts') or [])) or 'none'),
+            ('label conflicts', s.get('label_conflicts')),
+            ('possible shortcuts', '; '.join(map(str, s.get('shortcuts') or [])) or 'none'),
             *_patient_rows(s)]
     return [f"Data: {', '.join(map(str, s.get('roots', [])))}", '', _md(pd.DataFrame(rows, columns=['audit', 'value'])), '',
-            'The runs use a split in which no group (copies of an image, and the images of one patient where patients are known) spans train, '
+            'The runs use a split in which no group (copies of an image, and the images of one patient where patients '
+            'are known) spans train, '
             'validation and test (unless the study says `split: official` / `random`).']
 
 def _patient_rows(s:dict)->list:
     "Audit rows on patients: sources, patient-level test leakage, reference coverage"
     if not s.get('n_patients'): return [('patients', 'none known: groups are image duplicates only')]
-    rows = [('patients (images with one; sources)', f"{s['n_patients']} ({s['images_with_patient']}; {', '.join(f'{k} {v}' for k, v in s['patient_sources'].items())})"),
+    sources = ', '.join(f'{k} {v}' for k, v in s['patient_sources'].items())
+    leaks = f"{s['patient_test_leaks']} of {s['n_test']} ({s['patient_test_leak_patients']} of {s['test_patients']} test patients)"
+    rows = [('patients (images with one; sources)', f"{s['n_patients']} ({s['images_with_patient']}; {sources})"),
             ('groups a split keeps apart (duplicates ∪ patients)', s.get('groups')),
-            ('official test images whose patient has training images', f"{s['patient_test_leaks']} of {s['n_test']} ({s['patient_test_leak_patients']} of {s['test_patients']} test patients)"),
-            ('… by class', s.get('patient_test_leaks_by_class') or '–'), ('… by source', s.get('patient_test_leaks_by_source') or '–')]
+            ('official test images whose patient has training images', leaks),
+            ('… by class', s.get('patient_test_leaks_by_class') or '–'),
+            ('… by source', s.get('patient_test_leaks_by_source') or '–')]
     if k := s.get('link'):
-        rows += [('linked to reference', f"{k['linked']} of {k['n_images']} images to {k['reference']} ({k['n_reference']} images, {k['reference_patients']} patients; corr ≥ {k['min_corr']})"),
+        linked = (f"{k['linked']} of {k['n_images']} images to {k['reference']} ({k['n_reference']} images, "
+                  f"{k['reference_patients']} patients; corr ≥ {k['min_corr']})")
+        rows += [('linked to reference', linked),
                  ('… by class (linked/images)', ', '.join(f'{c} {a}/{b}' for c, (a, b) in k['linked_by_class'].items())),
                  ('… ambiguous links, label conflicts', f"{k['ambiguous']}, {k['label_conflicts']}")]
     return rows
@@ -158,14 +174,18 @@ def _weights_md(results:pd.DataFrame, note:str)->list:
 
 # %% ../nbs/07a_report.ipynb #bf51967f
 def _comparisons_md(comp:pd.DataFrame, max_rows:int=30)->list:
-    if comp is None or not len(comp): return ['_No comparisons (a comparison needs two runs on one test set, or two designs with two or more seeds)._']
+    if comp is None or not len(comp):
+        return ['_No comparisons (a comparison needs two runs on one test set, or two designs with two or more seeds)._']
     c = comp.copy()
-    c['diff'] = c['diff'].map(lambda v: f'{v:+.3f}'); c['pvalue'] = c.pvalue.map(lambda v: f'{v:.3g}'); c['p_holm'] = c.p_holm.map(lambda v: f'{v:.3g}')
+    c['diff'] = c['diff'].map(lambda v: f'{v:+.3f}')
+    c['pvalue'] = c.pvalue.map(lambda v: f'{v:.3g}')
+    c['p_holm'] = c.p_holm.map(lambda v: f'{v:.3g}')
     for k in ('value_a', 'value_b'): c[k] = c[k].map(lambda v: f'{v:.3f}')
     c = c[c.metric.isin(['accuracy', 'auc_macro', 'f1_macro', 'balanced_accuracy'])].sort_values(['test', 'metric', 'p_holm'])
     note = f' (first {max_rows} of {len(c)}; all in `evaluation/comparisons.csv`)' if len(c) > max_rows else ''
     return ['McNemar (paired accuracy on the shared test set), DeLong (paired macro AUC) and Welch (seed groups); '
-            f'p-values Holm-adjusted within each test and metric{note}.', '', _md(c.head(max_rows)[['test', 'metric', 'a', 'b', 'value_a', 'value_b', 'diff', 'pvalue', 'p_holm']])]
+            f'p-values Holm-adjusted within each test and metric{note}.', '',
+            _md(c.head(max_rows)[['test', 'metric', 'a', 'b', 'value_a', 'value_b', 'diff', 'pvalue', 'p_holm']])]
 
 def _img(path:Path, base:Path, width:int=32)->str: return f'<img src="{path.relative_to(base).as_posix()}" width="{width}%">'
 
@@ -188,8 +208,8 @@ def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
                  max_designs:int=12, # designs whose figures the report shows
                  verbose:int=1)->Path:
     "Write results.csv, evaluation/ and report.md for the study in `study_dir`; returns the report's path"
-    from radtl.evaluate import evaluate_runs
-    sd = Path(study_dir); done, failures = study_runs(sd)
+    sd = Path(study_dir)
+    done, failures = study_runs(sd)
     if not done and not failures: raise RadtlError(f'{sd}: no finished or failed runs under {sd / "runs"}')
     st = yaml.safe_load((sd / 'study.yaml').read_text()) if (sd / 'study.yaml').exists() else {}
     ev = evaluate_runs(done, sd / 'evaluation', n_boot=n_boot) if done else dict(metrics=None, comparisons=None, files={})
@@ -208,7 +228,8 @@ def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
     md += ['## Data audit', '', *_audit_md(sd), '', *_split_md(done), '']
     md += ['## Results', '', 'One row per design. One seed: value [bootstrap 95 % CI]; several seeds or folds: mean ± sd [95 % CI of the mean over runs]. '
            'Precision, recall and F1 are macro averages over the classes.', '', _md(paper_table(results)), '']
-    if 'forest_accuracy' in files: md += [' '.join(_img(Path(files[k]), sd, 48) for k in ('forest_accuracy', 'forest_auc_macro') if k in files), '']
+    if 'forest_accuracy' in files:
+        md += [' '.join(_img(Path(files[k]), sd, 48) for k in ('forest_accuracy', 'forest_auc_macro') if k in files), '']
     if failures:
         md += ['## Failed runs', '', 'These runs raised; `runs/<run_id>.failed.json` holds the traceback. Fix the cause and run the study again: it retries them.', '',
                _md(pd.DataFrame([(f['run_id'], f.get('error', '').splitlines()[0] if f.get('error') else '') for f in failures], columns=['run', 'error'])), '']

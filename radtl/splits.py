@@ -1,4 +1,4 @@
-"""Group-aware stratified splits, the official split with its leaked test images removed, nested training fractions, class weights
+"""Split policies (group-aware, official cleaned, patient-wise k-fold), fractions, class weights, and the one `split_data`
 
 Docs: https://radtl.github.io/radtl/splits.html.md"""
 
@@ -24,16 +24,21 @@ __all__ = ['SPLIT_POLICIES', 'SPLIT_FIELDS', 'group_split', 'official_split', 'r
 def _group_fold(df:pd.DataFrame, frac:float, seed:int)->np.ndarray:
     "Boolean mask of a group-aware, class-stratified fold holding about `frac` of `df`"
     n_splits = max(2, min(int(round(1 / frac)), int(df.label.value_counts().min())))  # sklearn needs n_splits ≤ smallest class
-    if df.group.nunique() < n_splits: raise RadtlError(f'only {df.group.nunique()} duplicate groups: too few to split off {frac:.0%}; use more images or a larger fraction')
+    if df.group.nunique() < n_splits:
+        raise RadtlError(f'only {df.group.nunique()} duplicate groups: too few to split off {frac:.0%}; use more '
+                         'images or a larger fraction')
     cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     _, idx = next(cv.split(np.zeros(len(df)), df.label, df.group))
-    mask = np.zeros(len(df), bool); mask[idx] = True
+    mask = np.zeros(len(df), bool)
+    mask[idx] = True
     return mask
 
 def group_split(images:pd.DataFrame, val:float=0.15, test:float=0.15, seed:int=0)->pd.DataFrame:
     "Add `subset` (train/val/test) to `images` so that no duplicate `group` spans two subsets"
-    out = images.copy(); out['subset'] = 'train'
-    is_test = _group_fold(out, test, seed); out.loc[is_test, 'subset'] = 'test'
+    out = images.copy()
+    out['subset'] = 'train'
+    is_test = _group_fold(out, test, seed)
+    out.loc[is_test, 'subset'] = 'test'
     rest = out[~is_test]
     is_val = _group_fold(rest, val / (1 - test), seed + 1)
     out.loc[rest.index[is_val], 'subset'] = 'val'
@@ -42,7 +47,8 @@ def group_split(images:pd.DataFrame, val:float=0.15, test:float=0.15, seed:int=0
 # %% ../nbs/01c_splits.ipynb #57a972a9
 def official_split(images:pd.DataFrame, clean_test:bool=True, val:float=0.15, seed:int=0)->pd.DataFrame:
     "Official train/test with test images that have a copy in training `excluded` (when `clean_test`), val carved group-aware from train"
-    if not images.split.isin(['test']).any(): raise RadtlError("the data has no official test split (no Testing/ or test/ folder); use split policy 'group'")
+    if not images.split.isin(['test']).any():
+        raise RadtlError("the data has no official test split (no Testing/ or test/ folder); use split policy 'group'")
     out = images.copy()
     out['subset'] = out.split.map({'train': 'train', 'val': 'val', 'test': 'test'}).fillna('excluded')
     if clean_test:
@@ -56,21 +62,28 @@ def official_split(images:pd.DataFrame, clean_test:bool=True, val:float=0.15, se
 
 def random_split(images:pd.DataFrame, val:float=0.15, test:float=0.15, seed:int=0)->pd.DataFrame:
     "Stratified split that ignores duplicate groups: the naive baseline, for measuring leakage only"
-    out = images.copy(); rng = np.random.default_rng(seed); out['subset'] = 'train'
+    out = images.copy()
+    rng = np.random.default_rng(seed)
+    out['subset'] = 'train'
     for _, idx in out.groupby('label').groups.items():
-        idx = rng.permutation(np.asarray(idx)); n_te, n_va = int(round(test * len(idx))), int(round(val * len(idx)))
-        out.loc[idx[:n_te], 'subset'] = 'test'; out.loc[idx[n_te:n_te + n_va], 'subset'] = 'val'
+        idx = rng.permutation(np.asarray(idx))
+        n_te, n_va = int(round(test * len(idx))), int(round(val * len(idx)))
+        out.loc[idx[:n_te], 'subset'] = 'test'
+        out.loc[idx[n_te:n_te + n_va], 'subset'] = 'val'
     return out
 
 # %% ../nbs/01c_splits.ipynb #6e642187
 def kfold_split(images:pd.DataFrame, n_folds:int=5, fold:int=0, val:float=0.15, seed:int=0)->pd.DataFrame:
     "Add `fold` (each image's stratified, group-aware fold of `n_folds`) and `subset`: fold `fold` is test, `val` carved group-aware from the others"
     if not (isinstance(n_folds, int) and n_folds >= 2): raise RadtlError(f'n_folds must be an integer ≥ 2, not {n_folds!r}')
-    if not (isinstance(fold, int) and 0 <= fold < n_folds): raise RadtlError(f'fold must be one of 0..{n_folds - 1}, not {fold!r}')
+    if not (isinstance(fold, int) and 0 <= fold < n_folds):
+        raise RadtlError(f'fold must be one of 0..{n_folds - 1}, not {fold!r}')
     if images.group.nunique() < n_folds: raise RadtlError(f'only {images.group.nunique()} groups: too few for {n_folds} folds')
-    out = images.copy(); out['fold'] = -1
+    out = images.copy()
+    out['fold'] = -1
     cv = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    for k, (_, idx) in enumerate(cv.split(np.zeros(len(out)), out.label, out.group)): out.iloc[idx, out.columns.get_loc('fold')] = k
+    for k, (_, idx) in enumerate(cv.split(np.zeros(len(out)), out.label, out.group)):
+        out.iloc[idx, out.columns.get_loc('fold')] = k
     out['subset'] = np.where(out.fold == fold, 'test', 'train')
     rest = out[out.fold != fold]
     out.loc[rest.index[_group_fold(rest, val * n_folds / (n_folds - 1), seed + 1)], 'subset'] = 'val'
@@ -82,7 +95,8 @@ SPLIT_POLICIES = ('group', 'official', 'kfold', 'random')
 def make_splits(images:pd.DataFrame, policy:str='group', clean_test:bool=True, val:float=0.15, test:float=0.15, seed:int=0,
                 n_folds:int=5, fold:int=0)->pd.DataFrame:
     "Add `subset` to `images` by `policy`: 'group', 'official' (clean test unless `clean_test=False`), 'kfold' (fold `fold` of `n_folds`) or 'random'"
-    if 'group' not in images: raise RadtlError('images need a duplicate `group` column: pass the `images` of radtl.audit.audit(catalog)')
+    if 'group' not in images:
+        raise RadtlError('images need a duplicate `group` column: pass the `images` of radtl.audit.audit(catalog)')
     if policy == 'group': return group_split(images, val, test, seed)
     if policy == 'official': return official_split(images, clean_test, val, seed)
     if policy == 'kfold': return kfold_split(images, n_folds, fold, val, seed)
@@ -120,7 +134,8 @@ def nested_fractions(train:pd.DataFrame, fractions=(0.5, 0.1, 0.01), seed:int=0)
 # %% ../nbs/01c_splits.ipynb #829c1cdc
 def class_weights(labels, classes)->dict:
     "Balanced class weights {class index: weight} for `labels` over the ordered `classes`"
-    labels = np.asarray(labels); classes = list(classes)
+    labels = np.asarray(labels)
+    classes = list(classes)
     present = [c for c in classes if (labels == c).any()]
     w = compute_class_weight('balanced', classes=np.array(present), y=labels)
     return {classes.index(c): float(x) for c, x in zip(present, w)}
@@ -145,7 +160,8 @@ def _groups_record(info:dict, s:dict, reference_patients)->dict:
     rec = dict(sources=['image duplicates', *s['patient_sources']], n_groups=s['groups'], n_patients=s['n_patients'],
                images_with_patient=s['images_with_patient'], **{k: v for k, v in info.items() if k != 'dicom'})
     if 'link' in s:
-        rec['reference'] = {k: s['link'][k] for k in ('reference', 'n_reference', 'reference_patients', 'min_corr', 'linked', 'linked_patients', 'ambiguous', 'label_conflicts')}
+        rec['reference'] = {k: s['link'][k] for k in ('reference', 'n_reference', 'reference_patients', 'min_corr',
+                                                      'linked', 'linked_patients', 'ambiguous', 'label_conflicts')}
         rec['reference']['patients_table'] = None if reference_patients is None else str(reference_patients)
     return rec
 
@@ -172,5 +188,6 @@ def split_data(roots, # image folders
 
 def split_frame(ds:DataSplit)->pd.DataFrame:
     "The split as a table: path, label, subset, group, patient (and fold, official split, source, duplicate group, patient source)"
-    cols = ['path', 'label', 'subset', 'group', 'patient', *(['fold'] if 'fold' in ds.images else []), 'split', 'source', 'dup_group', 'patient_from']
+    cols = ['path', 'label', 'subset', 'group', 'patient', *(['fold'] if 'fold' in ds.images else []), 'split',
+            'source', 'dup_group', 'patient_from']
     return ds.images[cols].reset_index(drop=True)

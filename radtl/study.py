@@ -7,27 +7,35 @@ Docs: https://radtl.github.io/radtl/study.html.md"""
 # %% ../nbs/07_study.ipynb #187208ad
 from __future__ import annotations
 import fnmatch, itertools, json, os, socket, sys, time, traceback, datetime
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
-import yaml
-from .core import RadtlError, say as _say, write_json_atomic, write_text_atomic, default_cache_dir, RunLock, lock_is_stale
+import pandas as pd, yaml
+from .core import RadtlError, PROGRESS, say, write_json_atomic, write_text_atomic, default_cache_dir, RunLock, lock_is_stale
 from .config import check_keys, config_from, field_value, yaml_mapping
+from .data import CLASS_ALIASES, left_out_line, normalise_label
+from .splits import SPLIT_FIELDS, split_data
 from .recipe import get_recipe
+from .registry import get_backbone
+from .weights import default_search_dirs, resolve_weights, weights_found
+from .dataset import DataConfig, prepare_data
+from .runconfig import RunConfig, check_model
+from .train import run
+from .report import write_report
 
 # %% auto #0
 __all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'RUN_KEYS', 'PRESETS', 'Study', 'load_study', 'parse_shard', 'select_runs', 'run_status',
-           'study_table', 'write_audit', 'run_study', 'find_kaggle_data', 'preset_study', 'weights_found', 'demo_study']
+           'study_table', 'design_table', 'write_audit', 'run_study', 'find_kaggle_data', 'preset_study', 'demo_study']
 
 # %% ../nbs/07_study.ipynb #f5284692
 STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate')
 MODEL_KEYS = ('backbone', 'weights', 'preprocessing')
-RUN_KEYS = ('batch_size', 'epochs_scale', 'augment', 'n_unfrozen', 'weights_dirs', 'deterministic', 'mixed_precision', 'jit_compile', 'distribute')
+RUN_KEYS = ('batch_size', 'epochs_scale', 'augment', 'n_unfrozen', 'weights_dirs', 'deterministic', 'mixed_precision',
+            'jit_compile', 'distribute')
 
 def _as_list(v)->list: return list(v) if isinstance(v, (list, tuple)) else [v]
 
 # %% ../nbs/07_study.ipynb #f6c1e40a
 def _data_keys():
-    from radtl.train import DataConfig
     return tuple(f.name for f in fields(DataConfig) if f.name not in ('fraction', 'fold')) + ('fractions', 'folds')
 
 _DATA_PATHS = ('patients', 'reference', 'reference_patients')   # resolved like roots
@@ -36,11 +44,14 @@ def _folds(d:dict, where:str)->list:
     "The folds a data section runs: all of `n_folds` by default with split kfold, else [0]"
     fo, n = d.pop('folds', None), d.get('n_folds', 5)
     if d.get('split') != 'kfold':
-        if fo is not None: raise RadtlError(f"{where}.folds: folds apply to split: kfold (this section's split is {d.get('split', 'group')!r})")
+        if fo is not None:
+            raise RadtlError(f"{where}.folds: folds apply to split: kfold (this section's split is {d.get('split', 'group')!r})")
         return [0]
-    if not isinstance(n, int) or isinstance(n, bool) or n < 2: raise RadtlError(f'{where}.n_folds: an integer ≥ 2 expected, got {n!r}')
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        raise RadtlError(f'{where}.n_folds: an integer ≥ 2 expected, got {n!r}')
     fo = list(range(n)) if fo is None else _as_list(fo)
-    if not fo or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < n for k in fo): raise RadtlError(f'{where}.folds: integers in 0..{n - 1} expected, got {fo!r}')
+    if not fo or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < n for k in fo):
+        raise RadtlError(f'{where}.folds: integers in 0..{n - 1} expected, got {fo!r}')
     return fo
 
 def _resolve(p, base:Path|None)->str:
@@ -49,7 +60,6 @@ def _resolve(p, base:Path|None)->str:
 
 def _data_section(d, where:str, base:Path|None)->dict:
     "A checked data section (the given keys, converted) with paths resolved against `base`, `fractions` a list of shares and `folds` a list of folds"
-    from radtl.train import DataConfig
     d = check_keys(d, _data_keys(), where)
     if not d.get('roots'): raise RadtlError(f'{where}.roots: give at least one image folder')
     d['roots'] = [_resolve(r, base) for r in field_value(DataConfig, 'roots', d['roots'], f'{where}.roots')]
@@ -62,13 +72,13 @@ def _data_section(d, where:str, base:Path|None)->dict:
 
 # %% ../nbs/07_study.ipynb #7f04f190
 def _check_model(backbone, weights, prep, where:str):
-    from radtl.train import check_model
     try: check_model(backbone, weights, prep)
     except RadtlError as e: raise RadtlError(f'{where}.{e}') from None
 
 def _models(entries, base:Path|None)->list:
     "Expand the `models` section into (backbone, weights, preprocessing) triples, in file order"
-    if not isinstance(entries, list) or not entries: raise RadtlError('models: give a list of model entries (backbone, weights, preprocessing)')
+    if not isinstance(entries, list) or not entries:
+        raise RadtlError('models: give a list of model entries (backbone, weights, preprocessing)')
     out = []
     for i, m in enumerate(entries):
         where = f'models[{i}]'
@@ -98,10 +108,10 @@ class Study:
 
     def runs(self)->list:
         "Every RunConfig of the grid, sorted by run id (each id once)"
-        from radtl.train import RunConfig
         data = {k: v for k, v in self.data.items() if k not in ('fractions', 'folds')}
         out = {}
-        for (b, w, p), r, f, s, k in itertools.product(self.models, self.recipes, self.data['fractions'], self.seeds, self.data.get('folds', [0])):
+        for (b, w, p), r, f, s, k in itertools.product(self.models, self.recipes, self.data['fractions'], self.seeds,
+                                                       self.data.get('folds', [0])):
             rec = get_recipe(r)
             if rec.init == 'random': w, p = None, None   # the recipe ignores them: one run for every weights source
             inter = self.intermediate if rec.uses_intermediate else None
@@ -120,7 +130,6 @@ class Study:
 # %% ../nbs/07_study.ipynb #8fbf5aa8
 def _seeds(v)->list:
     "The seeds of a study: a count n (seeds 0 … n-1) or a list, each checked as `RunConfig.seed`"
-    from radtl.train import RunConfig
     if isinstance(v, int) and not isinstance(v, bool) and v >= 1: return list(range(v))
     if not isinstance(v, list) or not v: raise RadtlError(f'seeds: a list of integers or a count ≥ 1 expected, got {v!r}')
     return [field_value(RunConfig, 'seed', s, f'seeds[{i}]') for i, s in enumerate(v)]
@@ -148,7 +157,6 @@ def load_study(src, # a YAML file, YAML text or a dict
     for k in ('data', 'models'):
         if k not in d: raise RadtlError(f'{where}: missing key {k!r}')
     if data: d['data'] = {**(d['data'] or {}), 'roots': [str(Path(r).resolve()) for r in _as_list(data)]}
-    from radtl.train import RunConfig
     run = {k: field_value(RunConfig, k, v, f'run.{k}') for k, v in check_keys(d.get('run') or {}, RUN_KEYS, 'run').items()}
     if out is None and not d.get('out'): raise RadtlError(f"{where}: missing key 'out' (the output folder)")
     out_dir = Path(out) if out is not None else Path(_resolve(d['out'], base))
@@ -196,27 +204,50 @@ def run_status(run_dir, stale_s:float=300)->str:
 
 def study_table(study:Study, configs:list|None=None):
     "One row per run: id, design, seed, fold (k-fold splits) and status"
-    import pandas as pd
     cfgs = study.runs() if configs is None else configs
     return pd.DataFrame([dict(run_id=c.run_id, backbone=c.backbone, weights=c.effective_weights or 'random',
                               preprocessing=c.preprocessing or 'default', recipe=c.recipe_obj.name, fraction=c.data.fraction,
                               seed=c.seed, fold=c.data.fold if c.data.split == 'kfold' else None, status=run_status(study.run_dir(c))) for c in cfgs],
                         columns=['run_id', 'backbone', 'weights', 'preprocessing', 'recipe', 'fraction', 'seed', 'fold', 'status'])
 
+# %% ../nbs/07_study.ipynb #71b4bd0a
+def _design(cfg:RunConfig)->str:
+    "backbone · weights (preprocessing) · recipe (· fraction): what a run's seeds and folds repeat"
+    w = cfg.effective_weights or 'random'
+    w = Path(w).name if str(w).endswith('.h5') else w
+    parts = [cfg.backbone, w + (f' ({cfg.preprocessing})' if cfg.preprocessing else ''), cfg.recipe_obj.name]
+    return ' · '.join(parts + ([f'fraction {cfg.data.fraction:g}'] if cfg.data.fraction < 1 else []))
+
+def _weights_note(cfg:RunConfig)->str:
+    "What the weights of `cfg` lack on this machine: '' for nothing, else the file looked for (ImageNet: Keras downloads it when online)"
+    if cfg.effective_weights is None: return ''
+    spec, w = get_backbone(cfg.backbone), str(cfg.effective_weights)
+    try: info = resolve_weights(cfg.backbone, w, cfg.weights_dirs)
+    except RadtlError:
+        src = spec.sources.get(w.lower())
+        return f'missing: {src.files[0] if src else w}'
+    if info.file is None: return f"{spec.sources['imagenet'].files[0]} not here: Keras downloads it when online"
+    return ''
+
+def design_table(study:Study, configs:list|None=None)->pd.DataFrame:
+    "One row per design of `configs` (default: the grid): its runs, their seeds, how many are done, the weight file it lacks"
+    groups = {}
+    for c in (study.runs() if configs is None else configs): groups.setdefault(_design(c), []).append(c)
+    rows = [dict(design=d, runs=len(cs), seeds=' '.join(map(str, sorted({c.seed for c in cs}))),
+                 done=sum(run_status(study.run_dir(c)) == 'done' for c in cs), weights=_weights_note(cs[0])) for d, cs in groups.items()]
+    return pd.DataFrame(rows, columns=['design', 'runs', 'seeds', 'done', 'weights'])
+
 # %% ../nbs/07_study.ipynb #e79cfc2d
 def _data_key(dc)->str:
-    from dataclasses import asdict
     return json.dumps(asdict(dc), sort_keys=True, default=str)
 
 def _files_line(st, a:dict)->str:
-    from radtl.data import left_out_line
     return f"study {st.name}: data: {a.get('n_images')} files, {a.get('n_usable')} usable labelled images; {left_out_line(a.get('errors') or {})}"
 
 def write_audit(study:Study, cache_dir=None, progress:bool=False)->Path:
     "Audit the study's data (with its patients and reference, as its runs see them) into `<out>/audit.json` unless it is there already"
     path = study.out / 'audit.json'
     if path.exists(): return path
-    from radtl.splits import split_data, SPLIT_FIELDS
     args = {k: v for k, v in study.data.items() if k in SPLIT_FIELDS and k not in ('fraction', 'fold')}
     ds = split_data(**args, cache_dir=cache_dir, progress=progress)
     write_json_atomic(path, dict(ds.audit.summary, roots=study.data['roots'], group_record=ds.groups))
@@ -226,11 +257,11 @@ def write_audit(study:Study, cache_dir=None, progress:bool=False)->Path:
 def _failure(cfg, e:BaseException)->dict:
     return dict(run_id=cfg.run_id, error=f'{type(e).__name__}: {e}', user_error=isinstance(e, RadtlError), host=socket.gethostname(),
                 pid=os.getpid(), time=datetime.datetime.now().isoformat(timespec='seconds'),
-                traceback=''.join(traceback.format_exception(type(e), e, e.__traceback__)), config=json.loads(json.dumps(cfg.to_dict(), default=str)))
+                traceback=''.join(traceback.format_exception(type(e), e, e.__traceback__)),
+                config=json.loads(json.dumps(cfg.to_dict(), default=str)))
 
 def _prepared(cache:dict, dc, cache_dir):
     "The PreparedData of data config `dc`, prepared once (an error is remembered and raised for every run that needs it)"
-    from radtl.train import prepare_data
     k = _data_key(dc)
     if k not in cache:
         try: cache[k] = prepare_data(dc, cache_dir)
@@ -241,8 +272,8 @@ def _prepared(cache:dict, dc, cache_dir):
 # %% ../nbs/07_study.ipynb #c79147b1
 def _run_one(study, cfg, prepared, cache_dir, verbose)->str:
     "Train `cfg` under its lock: 'done', 'failed' or 'running' (held elsewhere)"
-    from radtl.train import run
-    d = study.run_dir(cfg); failed = d.with_name(d.name + '.failed.json')
+    d = study.run_dir(cfg)
+    failed = d.with_name(d.name + '.failed.json')
     lock = RunLock(d.with_name(d.name + '.lock'))
     if not lock.acquire(): return 'running'
     try:
@@ -250,10 +281,12 @@ def _run_one(study, cfg, prepared, cache_dir, verbose)->str:
         data = _prepared(prepared, cfg.data, cache_dir)
         inter = _prepared(prepared, cfg.intermediate, cache_dir) if cfg.recipe_obj.uses_intermediate else None
         run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False)   # this process holds the lock
-        failed.unlink(missing_ok=True); return 'done'
+        failed.unlink(missing_ok=True)
+        return 'done'
     except Exception as e:
         write_json_atomic(failed, _failure(cfg, e))
-        _say(verbose, f'{cfg.run_id}: FAILED: {type(e).__name__}: {e}'); return 'failed'
+        say(verbose, f'{cfg.run_id}: FAILED: {type(e).__name__}: {e}')
+        return 'failed'
     finally: lock.release()
 
 # %% ../nbs/07_study.ipynb #dbad12ad
@@ -264,33 +297,35 @@ def run_study(study, # a `Study`, or what `load_study` reads
               cache_dir=None, # radtl cache folder (default: $RADTL_CACHE or ~/.cache/radtl)
               report:bool=True, # write the report when the whole grid is settled
               n_boot:int=1000, # bootstrap resamples of the report's CIs
-              verbose:int=1)->dict:
+              verbose:int=PROGRESS)->dict: # `radtl.core`'s scale: QUIET, PROGRESS, EPOCHS or BATCHES
     "Run the selected runs of `study` that are not done; returns counts, the table and `exit_status`"
     st = study if isinstance(study, Study) else load_study(study)
-    allcfg = st.runs(); cfgs = select_runs(allcfg, shard, only)
+    allcfg = st.runs()
+    cfgs = select_runs(allcfg, shard, only)
     table = study_table(st, cfgs)
     res = dict(study=st, table=table, ran=[], failed=[], skipped=[], report=None, exit_status=0)
     if dry_run: return res
     st.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(st.out / 'study.yaml', yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False))
-    try: _say(verbose, _files_line(st, json.loads(write_audit(st, cache_dir).read_text())))
-    except Exception as e: _say(verbose, f'audit failed ({type(e).__name__}: {e}); the runs will fail the same way')
+    try: say(verbose, _files_line(st, json.loads(write_audit(st, cache_dir).read_text())))
+    except Exception as e: say(verbose, f'audit failed ({type(e).__name__}: {e}); the runs will fail the same way')
     prepared, todo = {}, [c for c, s in zip(cfgs, table.status) if s != 'done']
-    _say(verbose, f"study {st.name}: {len(allcfg)} runs; this process: {len(cfgs)} selected, {len(cfgs) - len(todo)} already done, {len(todo)} to run")
+    say(verbose, f"study {st.name}: {len(allcfg)} runs; this process: {len(cfgs)} selected, {len(cfgs) - len(todo)} already done, "
+                 f"{len(todo)} to run")
     for k, cfg in enumerate(todo, 1):
-        _say(verbose, f'[{k}/{len(todo)}] {cfg.run_id}')
+        say(verbose, f'[{k}/{len(todo)}] {cfg.run_id}')
         s = _run_one(st, cfg, prepared, cache_dir, verbose)
         (res['ran'] if s == 'done' else res['failed'] if s == 'failed' else res['skipped']).append(cfg.run_id)
-        if s == 'running': _say(verbose, f'{cfg.run_id}: another process holds its lock, skipped')
+        if s == 'running': say(verbose, f'{cfg.run_id}: another process holds its lock, skipped')
     res['table'] = study_table(st, cfgs)
     res['exit_status'] = min(len(res['failed']), 125)
     left = [s for s in study_table(st, allcfg).status if s in ('todo', 'partial', 'running')]
     if report and not left:
-        from radtl.report import write_report
         with RunLock(st.out / 'report.lock') as lock:   # two shards ending together: one writes the report
             if lock.acquire(): res['report'] = write_report(st.out, n_boot=n_boot, verbose=verbose)
-            else: _say(verbose, 'another process is writing the report')
-    elif report: _say(verbose, f'{len(left)} runs of the study are not finished yet (other shards?); the report is written when the last one ends (or run radtl report {st.out})')
+            else: say(verbose, 'another process is writing the report')
+    elif report: say(verbose, f'{len(left)} runs of the study are not finished yet (other shards?); the report is written when the last one '
+                              f'ends (or run radtl report {st.out})')
     return res
 
 # %% ../nbs/07_study.ipynb #a916ab34
@@ -363,7 +398,6 @@ run: {batch_size: 32, augment: brain-mri}
 
 # %% ../nbs/07_study.ipynb #dea98ff4
 def _has_classes(d:Path)->bool:
-    from radtl.data import CLASS_ALIASES, normalise_label
     known = set(CLASS_ALIASES.values())
     return any(c.is_dir() and normalise_label(c.name) in known for c in d.iterdir())
 
@@ -374,7 +408,9 @@ def find_kaggle_data(base='/kaggle/input', # where Kaggle mounts the attached da
     if not base.is_dir(): return found
     def walk(d:Path, depth:int):
         subs = {c.name.lower(): c for c in sorted(d.iterdir()) if c.is_dir()} if d.is_dir() else {}
-        if 'training' in subs and 'testing' in subs and _has_classes(subs['training']) and _has_classes(subs['testing']): found.append(d); return
+        if 'training' in subs and 'testing' in subs and _has_classes(subs['training']) and _has_classes(subs['testing']):
+            found.append(d)
+            return
         if depth < max_depth:
             for c in subs.values(): walk(c, depth + 1)
     walk(base, 0)
@@ -391,21 +427,18 @@ def preset_study(name:str, # a key of `PRESETS`
     if name not in PRESETS: raise RadtlError(f'unknown preset {name!r}; presets: {", ".join(PRESETS)}')
     d = yaml.safe_load(PRESETS[name])
     roots = _as_list(data) if data else [str(p) for p in find_kaggle_data(kaggle_base)]
-    if not roots: raise RadtlError(f'preset {name}: give --data ROOT (no Kaggle input folder with Training/ and Testing/ class folders found under {kaggle_base})')
+    if not roots:
+        raise RadtlError(f'preset {name}: give --data ROOT (no Kaggle input folder with Training/ and Testing/ class '
+                         f'folders found under {kaggle_base})')
     d['data'] = {**d['data'], 'roots': [str(Path(r).resolve()) for r in roots]}
     if any(get_recipe(r).uses_intermediate for r in d['recipes']):
-        if not intermediate: raise RadtlError(f'preset {name}: give --intermediate ROOT (the data set of the first fine-tuning stage)')
+        if not intermediate:
+            raise RadtlError(f'preset {name}: give --intermediate ROOT (the data set of the first fine-tuning stage)')
         d['intermediate'] = {k: v for k, v in d['data'].items() if k != 'fractions'} | {'roots': [str(Path(r).resolve()) for r in _as_list(intermediate)]}
     d.update(overrides)
     return load_study(d, out=Path(out or d['out']).resolve())
 
 # %% ../nbs/07_study.ipynb #c3265b41
-def weights_found(backbone:str, source:str, search_dirs=None)->bool:
-    "Whether a file of weights `source` for `backbone` is present locally (no download)"
-    from radtl.backbones import resolve_weights
-    try: return resolve_weights(backbone, source, search_dirs).file is not None
-    except RadtlError: return False
-
 def demo_study(root, # the synthetic image folder
                out, # the demo's output folder
                size:int=32, # image side in pixels

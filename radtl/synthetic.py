@@ -8,7 +8,7 @@ Docs: https://radtl.github.io/radtl/synthetic.html.md"""
 from __future__ import annotations
 import shutil
 from pathlib import Path
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, h5py
 from PIL import Image
 from .core import RadtlError, write_text_atomic
 
@@ -34,7 +34,8 @@ def _ellipse_r(x, y, cx, cy, ax, ay, angle):
 # %% ../nbs/01a_synthetic.ipynb #80a79b02
 def _geometry(rng)->dict:
     "Centre, half-axes and tilt of a random head, in [-1,1] coordinates"
-    return dict(cx=rng.uniform(-.06, .06), cy=rng.uniform(-.06, .06), ax=rng.uniform(.68, .8), ay=rng.uniform(.8, .92), angle=rng.uniform(-.25, .25))
+    return dict(cx=rng.uniform(-.06, .06), cy=rng.uniform(-.06, .06), ax=rng.uniform(.68, .8), ay=rng.uniform(.8, .92),
+                angle=rng.uniform(-.25, .25))
 
 def _head(rng, size:int, g:dict|None=None):
     "A blank axial slice (skull, parenchyma, ventricles) and its geometry (`g`: a given one, e.g. a patient's)"
@@ -96,7 +97,8 @@ def draw_slice(rng:np.random.Generator, cls:str, size:int=128,
     if lesion: img = _draw_lesion(rng, img, x, y, size, lesion)
     img = np.clip(img, 0, 1) ** rng.uniform(.8, 1.25) * rng.uniform(.85, 1.05)
     img = img + rng.normal(0, rng.uniform(.01, .04), img.shape)
-    px = None if lesion is None else ((lesion[0] + 1) * (size - 1) / 2, (lesion[1] + 1) * (size - 1) / 2, lesion[2] * (size - 1) / 2)
+    px = None if lesion is None else ((lesion[0] + 1) * (size - 1) / 2, (lesion[1] + 1) * (size - 1) / 2,
+                                      lesion[2] * (size - 1) / 2)
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8), px
 
 # %% ../nbs/01a_synthetic.ipynb #90e0eb49
@@ -110,11 +112,14 @@ def _plant(rng, out:Path, rows:list, n_test:int, kind:str, frac:float)->list:
     tests = [r for r in rows if r['split'] == 'Testing' and not r.get('planted')]
     planted = []
     for t in rng.choice(len(tests), int(round(frac * n_test)), replace=False):
-        dst = tests[t]; src = rng.choice([r for r in train if r['label'] == dst['label']])
+        dst = tests[t]
+        src = rng.choice([r for r in train if r['label'] == dst['label']])
         img = np.asarray(Image.open(out / src['path']))
         if kind == 'exact': (out / dst['path']).write_bytes((out / src['path']).read_bytes())
         elif kind == 'mirror': _save(img[:, ::-1], out / dst['path'], 85)
-        else: _save(np.asarray(Image.fromarray(img).resize((img.shape[1] - 4, img.shape[0] - 4)).resize(img.shape[::-1])), out / dst['path'], 75)
+        else:
+            _save(np.asarray(Image.fromarray(img).resize((img.shape[1] - 4, img.shape[0] - 4)).resize(img.shape[::-1])),
+                  out / dst['path'], 75)
         lesion = src['cx'], src['cy'], src['r']
         if kind == 'mirror' and not np.isnan(src['cx']): lesion = (img.shape[1] - 1 - src['cx'], src['cy'], src['r'])
         dst.update(cx=lesion[0], cy=lesion[1], r=lesion[2], planted=kind)
@@ -133,7 +138,8 @@ def synthetic_brain_mri(out, # folder to write (created)
                         overwrite:bool=False, # rewrite an existing set
                        )->Path:
     "Write a synthetic brain-MRI set to `out`/images (returned), with `lesions.csv` and `planted_duplicates.csv` beside it"
-    base = Path(out); out = base / 'images'
+    base = Path(out)
+    out = base / 'images'
     if (base / 'lesions.csv').exists() and not overwrite: return out
     if base.exists() and overwrite: shutil.rmtree(base)
     rng, rows = np.random.default_rng(seed), []
@@ -147,7 +153,8 @@ def synthetic_brain_mri(out, # folder to write (created)
     planted = [p for kind, f in leak_fracs.items() for p in _plant(rng, out, rows, n_test, kind, f)]
     train = [r for r in rows if r['split'] == 'Training']
     for j, k in enumerate(rng.choice(len(train), n_train_dups, replace=False)):
-        src = train[k]; dst = str(Path(src['path']).with_name(f'dup_{j:03d}.jpg'))
+        src = train[k]
+        dst = str(Path(src['path']).with_name(f'dup_{j:03d}.jpg'))
         (out / dst).write_bytes((out / src['path']).read_bytes())
         rows.append({**src, 'path': dst, 'planted': None})
         planted.append(dict(test=None, train=dst, kind='train_exact', label=src['label'], source=src['path']))
@@ -165,7 +172,8 @@ def synthetic_patients(out, # folder to write (created)
                        overwrite:bool=False, # rewrite an existing set
                       )->Path:
     "Write patients with several slices each to `out`/images (returned), named `P007_03.jpg`, with `patients.csv` (file, patient, label, split, z) beside it"
-    base = Path(out); out = base / 'images'
+    base = Path(out)
+    out = base / 'images'
     if (base / 'patients.csv').exists() and not overwrite: return out
     if base.exists() and overwrite: shutil.rmtree(base)
     rng, rows = np.random.default_rng(seed), []
@@ -194,13 +202,15 @@ def write_figshare_mat(path, # the .mat file to write
                        patient:str, # patient ID (the `PID` field)
                       )->Path:
     "Write one slice in the layout of the figshare brain-tumour set: MATLAB v7.3 (HDF5), struct `cjdata`"
-    import h5py
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     a = np.asarray(image)
     with h5py.File(path, 'w', userblock_size=512) as f:
-        cj = f.create_group('cjdata'); cj.attrs['MATLAB_class'] = np.bytes_('struct')
+        cj = f.create_group('cjdata')
+        cj.attrs['MATLAB_class'] = np.bytes_('struct')
         for name, v, cls in (('image', a.astype(np.int16).T, 'int16'), ('label', np.array([[float(FIGSHARE_CODES[label])]]), 'double'),
-                             ('PID', np.array([[ord(c)] for c in patient], np.uint16), 'char'), ('tumorBorder', np.zeros((1, 8)), 'double'),
+                             ('PID', np.array([[ord(c)] for c in patient], np.uint16), 'char'),
+                             ('tumorBorder', np.zeros((1, 8)), 'double'),
                              ('tumorMask', (a > np.percentile(a, 99)).T.astype(np.uint8), 'logical')):
             cj.create_dataset(name, data=v).attrs['MATLAB_class'] = np.bytes_(cls)
     with open(path, 'r+b') as f: f.write(_matlab_header())

@@ -13,7 +13,7 @@ import numpy as np, keras
 from keras.applications import imagenet_utils
 from radtl.backbones import BACKBONES, get_backbone, sidecar_path, build_backbone
 from radtl.model import build_classifier
-from radtl.train import split_at_features
+from radtl.features import split_at_features
 
 N_IMAGES = 4
 
@@ -87,7 +87,7 @@ def raw_images(size:int, channels:int, seed:int=0)->np.ndarray:
     return np.clip(x + rng.normal(0, 20, x.shape), 0, 255).astype('uint8')
 
 def preprocess(mode:str, x:np.ndarray, module)->np.ndarray:
-    "The documented preprocessing: `<module>.preprocess_input` for 'imagenet', else the mode as 03_backbones defines it"
+    "The documented preprocessing: `<module>.preprocess_input` for 'imagenet', else the mode as 03_registry defines it"
     x = x.astype('float32')
     if mode == 'imagenet': return np.asarray(module.preprocess_input(x.copy()))
     if mode == 'raw': return x

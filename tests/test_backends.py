@@ -1,4 +1,4 @@
-import os, subprocess, sys, textwrap
+import importlib.util, os, subprocess, sys, textwrap
 import numpy as np, pytest
 
 _AUGMENT_JAX = textwrap.dedent('''
@@ -19,9 +19,13 @@ _AUGMENT_JAX = textwrap.dedent('''
     print('ok')
 ''')
 
+def _need_jax():
+    "Skip without JAX, without importing it here: the JAX backend runs in a subprocess, and JAX imported into this process (TensorFlow's) ends it with a KeyboardInterrupt traceback at exit"
+    if importlib.util.find_spec('jax') is None: pytest.skip('jax is not installed (pip install jax)')
+
 def test_augment_jax():
     "IDGAugment trains a tiny model under KERAS_BACKEND=jax (jit-compiled fit, seeded augmentation)"
-    pytest.importorskip('jax')
+    _need_jax()
     env = {**os.environ, 'KERAS_BACKEND': 'jax', 'JAX_PLATFORMS': 'cpu'}
     r = subprocess.run([sys.executable, '-c', _AUGMENT_JAX], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip().endswith('ok'), r.stderr[-3000:]
@@ -57,7 +61,7 @@ _MODEL_JAX = textwrap.dedent('''
 
 def test_model_jax():
     "The classifier builds and trains one tiny step (phase 1 and 2) under KERAS_BACKEND=jax"
-    pytest.importorskip('jax')
+    _need_jax()
     env = {**os.environ, 'KERAS_BACKEND': 'jax', 'JAX_PLATFORMS': 'cpu'}
     r = subprocess.run([sys.executable, '-c', _MODEL_JAX], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip().endswith('ok'), r.stderr[-3000:]

@@ -47,9 +47,12 @@ def test_unusable_input_exits_2_with_one_line(tmp_path, make):
         assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 def test_weights_list_and_check(tmp_path):
-    r = radtl('weights', '--dir', tmp_path)
+    r = radtl('weights', 'list', '--weights-dir', tmp_path)
     assert r.returncode == 0, r.stderr
-    assert 'RadImageNet-DenseNet121_notop.h5' in r.stdout and 'missing' in r.stdout
+    assert 'RadImageNet-DenseNet121_notop.h5' in r.stdout and 'missing' in r.stdout and str(tmp_path) in r.stdout
+    assert max(map(len, r.stdout.splitlines())) <= 80 or str(tmp_path) in max(r.stdout.splitlines(), key=len)
+    assert 'of the 110 weight files radtl looks for are here; 4 listed' in ' '.join(r.stdout.split())
+    assert radtl('weights', '--dir', tmp_path).stdout == r.stdout   # plain `weights` is `weights list`; --dir, the previous release's spelling
     bad = tmp_path / 'RadImageNet-DenseNet121_notop.h5'; bad.write_bytes(b'<html>not found</html>')
     r = radtl('weights', 'check', bad, '--backbone', 'densenet121')
     assert r.returncode == 2 and 'not a readable HDF5' in r.stderr and 'Traceback' not in r.stderr
@@ -163,7 +166,8 @@ def bad_args(syn, tmp):
         (['pretrain', '--data', syn, '--out', tmp / 'afile', '--backbone', 'smallcnn', '--image-size', '32'], 'exists and is not a folder'),
         (['report', tmp / 'r', '--n-boot', '-1'], 'argument --n-boot: an integer ≥ 1 expected, got -1'),
         (['evaluate', tmp / 'r', '--out', tmp / 'afile'], 'is a file'),
-        (['demo', '--size', '0'], 'argument --size: an integer in [32, 2048] expected, got 0'),
+        (['demo', '--image-size', '0'], 'argument --image-size: an integer in [32, 2048] expected, got 0'),
+        (['demo', '--size', '0'], 'argument --image-size: an integer in [32, 2048] expected, got 0'),   # the previous release's spelling
         (['demo', '--epochs-scale', 'nan'], "argument --epochs-scale: a number in (0, 100] expected, got 'nan'"),
     ]
 
@@ -191,17 +195,29 @@ def pat(tmp_path_factory):
 def test_split_writes_the_split_split_data_makes(pat, tmp_path):
     import pandas as pd
     from radtl.splits import split_data
-    r = radtl('split', pat, '--seed', 3, '--patient-pattern', r'(?P<patient>P\d+)_', '--out', tmp_path / 's.csv')
+    r = radtl('split', pat, '--split-seed', 3, '--patient-pattern', r'(?P<patient>P\d+)_', '--out', tmp_path / 's.csv')
     assert r.returncode == 0, r.stderr
     s = pd.read_csv(tmp_path / 's.csv')
     assert list(s.columns[:5]) == ['path', 'label', 'subset', 'group', 'patient'] and s.groupby('patient').subset.nunique().max() == 1
     ds = split_data(pat, split_seed=3, patient_pattern=r'(?P<patient>P\d+)_', cache_dir=tmp_path / 'c')
     assert s.set_index('path').subset.to_dict() == ds.images.set_index('path').subset.to_dict()
     assert 'groups from image duplicates, pattern' in r.stdout and 'test images whose patient is in training: 0' in r.stdout
-    r = radtl('split', pat, '--policy', 'kfold', '--n-folds', 3, '--fold', 1, '--patients', pat.parent / 'patients.csv', '--out', tmp_path / 'k.csv')
+    r = radtl('split', pat, '--split', 'kfold', '--n-folds', 3, '--fold', 1, '--patients', pat.parent / 'patients.csv', '--out', tmp_path / 'k.csv')
     assert r.returncode == 0, r.stderr
     k = pd.read_csv(tmp_path / 'k.csv')
     assert set(k.fold) == {0, 1, 2} and set(k[k.subset == 'test'].fold) == {1} and k.groupby('patient').fold.nunique().max() == 1
+    r = radtl('split', pat, '--policy', 'kfold', '--seed', 0, '--n-folds', 3, '--fold', 1, '--patients', pat.parent / 'patients.csv',
+              '--out', tmp_path / 'k_old.csv')   # the previous release's spellings
+    assert r.returncode == 0, r.stderr
+    assert pd.read_csv(tmp_path / 'k_old.csv').equals(k)
+
+def test_scan_audit_split_start_without_keras(syn, tmp_path):
+    "The data commands never import Keras or TensorFlow"
+    code = ('import sys; from radtl.cli import main; rc = main(sys.argv[1:]); '
+            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'Keras imported'; sys.exit(rc)")
+    for args in (['scan', syn], ['audit', syn], ['split', syn, '--out', tmp_path / 's.csv']):
+        r = subprocess.run([sys.executable, '-c', code, *map(str, args)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, (args, r.stderr[-2000:])
 
 def test_audit_links_to_a_reference(tmp_path):
     import numpy as np, pandas as pd

@@ -16,7 +16,7 @@ from radtl.data import scan, usable
 from radtl.cache import build_cache
 from radtl.batches import CacheBatches
 from radtl.backbones import resolve_weights
-from radtl.train import has_gpu
+from radtl.hardware import has_gpu
 from radtl.model import build_classifier, freeze_base, unfreeze_last
 from radtl.explain import gradcam, gradcam_raw, peak_in_lesion, lesion_area_fraction
 

@@ -1,6 +1,6 @@
 "has_gpu: a backend's failure to query its GPUs surfaces; NVIDIA devices the backend cannot use are warned about"
 import pytest, keras
-import radtl.train as T
+import radtl.hardware as T
 
 @pytest.mark.skipif(keras.backend.backend() != 'tensorflow', reason='patches TensorFlow')
 def test_backend_error_is_not_swallowed(monkeypatch):

@@ -58,7 +58,7 @@ def test_bad_arguments():
 
 def test_convnext_features_split_and_reload(tmp_path):
     "ConvNeXt pools inside its backbone: the feature-cache split ends at its pooled, normalised output, and the model reloads"
-    from radtl.train import split_at_features
+    from radtl.features import split_at_features
     m = build_classifier('convnext_tiny', 3, image_size=64, channels=1, dense_units=8)
     base = base_of(m)
     assert isinstance(base.layers[-1], keras.layers.LayerNormalization) and len(base.outputs[0].shape) == 2

@@ -143,7 +143,7 @@ def test_kfold_folds_are_disjoint_in_patients_and_cover_every_image_once(patient
     assert list(t.columns[:6]) == ['path', 'label', 'subset', 'group', 'patient', 'fold']
 
 def test_run_data_records_where_its_groups_came_from(patients_set, cache):
-    from radtl.train import DataConfig, prepare_data
+    from radtl.dataset import DataConfig, prepare_data
     pdata = prepare_data(DataConfig(roots=[str(patients_set)], patient_pattern=PATTERN, image_size=16, split='kfold', fold=2), cache_dir=cache)
     s = pdata.summary
     assert s['groups']['sources'] == ['image duplicates', 'pattern'] and s['groups']['pattern']['from'] == PATTERN

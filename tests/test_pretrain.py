@@ -5,7 +5,9 @@ import numpy as np, pandas as pd, pytest, yaml
 from radtl.cli import main
 from radtl.core import RadtlError
 from radtl.synthetic import synthetic_brain_mri
-from radtl.train import DataConfig, RunConfig, prepare_data, run
+from radtl.dataset import DataConfig, prepare_data
+from radtl.runconfig import RunConfig
+from radtl.train import run
 from radtl.backbones import check_weights_file, resolve_weights, build_backbone
 from radtl import pretrain as P
 

@@ -47,7 +47,7 @@ def test_shards_partition_the_grid(syn, tmp_path):
 def test_sharded_study_end_to_end(syn, tmp_path):
     f = write_study(tmp_path / 'study.yaml', tiny_study(syn, 'out', tmp_path / 'no-weights'))  # relative out: relative to the study file
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-    procs = [subprocess.Popen([sys.executable, '-c', CLI, 'study', str(f), '--shard', f'{i}/3', '--n-boot', '200', '--quiet'],
+    procs = [subprocess.Popen([sys.executable, '-c', CLI, 'study', str(f), '--shard', f'{i}/3', '--n-boot', '200'],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for i in range(3)]
     logs = [p.communicate(timeout=600)[0] for p in procs]
     rcs = [p.returncode for p in procs]

@@ -3,7 +3,9 @@ import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, yaml
 from radtl.synthetic import synthetic_brain_mri
-from radtl.train import RunConfig, run, read_history
+from radtl.runconfig import RunConfig
+from radtl.train import run
+from radtl.callbacks import read_history
 
 CLI = 'import sys; from radtl.cli import main; sys.exit(main())'
 ARTIFACTS = ['config.yaml', 'history.csv', 'metrics.json', 'model.keras', 'predictions_test.csv', 'predictions_val.csv']
@@ -185,7 +187,7 @@ def test_kill_right_after_an_epoch_end_resumes_identically(tiny, tmp_path, n_row
 KILL_MID_WRITE = '''
 import os, signal, sys
 from pathlib import Path
-import radtl.train as t
+import radtl.train as t, radtl.callbacks as c   # phase weights are written by the run, backups and checkpoints by the callbacks
 real = t.save_weights_atomic
 def dying(model, path):
     if Path(path).name == sys.argv[1]:   # what a kill during this write leaves: a partial temporary file, nothing renamed
@@ -194,7 +196,7 @@ def dying(model, path):
         Path(path).with_name(f'.{Path(path).name}.x1y2.tmp.weights.h5').write_bytes(data[:len(data) // 2])
         os.kill(os.getpid(), signal.SIGKILL)
     return real(model, path)
-t.save_weights_atomic = dying
+t.save_weights_atomic = c.save_weights_atomic = dying
 from radtl.cli import main
 sys.exit(main(sys.argv[2:]))
 '''

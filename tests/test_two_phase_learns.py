@@ -11,6 +11,7 @@ import json, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pytest, keras
 from keras import ops
+from radtl.core import to_numpy
 from radtl.synthetic import synthetic_brain_mri
 from radtl.data import scan, usable
 from radtl.cache import build_cache
@@ -31,7 +32,7 @@ def pretrain_h5(tmp:Path, backbone:str='mobilenetv3small', app:str='MobileNetV3S
     model.compile(keras.optimizers.Adam(2e-3), 'sparse_categorical_crossentropy')
     model.fit(CacheBatches(cache, np.arange(len(cache.labels)), batch_size=64, shuffle=True, seed=3), epochs=epochs, verbose=0)
     k2 = getattr(tf_keras.applications, app)(weights=None, include_top=False, input_shape=(SIZE, SIZE, 3))
-    k2.set_weights([ops.convert_to_numpy(w) for w in base_of(model).weights])
+    k2.set_weights([to_numpy(w) for w in base_of(model).weights])
     path = tmp / f'indomain-{backbone}_notop.h5'; k2.save(path)
     tf_keras.backend.clear_session(); keras.backend.clear_session()
     return path

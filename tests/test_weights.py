@@ -2,7 +2,7 @@
 import os, urllib.error
 import numpy as np, pytest, keras
 from keras import ops
-from radtl.core import RadtlError
+from radtl.core import RadtlError, to_numpy
 from radtl.backbones import (build_backbone, load_legacy_h5, check_weights_file, resolve_weights, find_weight_files,
                              weights_report, get_backbone, Preprocess, preprocessing_layer)
 
@@ -40,7 +40,7 @@ def test_legacy_layouts_load_exactly(name, k2_files):
         r = load_legacy_h5(m, path)
         assert r['format'] == fmt
         assert len(k2.weights) == len(m.weights)
-        for a, b in zip(k2.weights, m.weights): np.testing.assert_array_equal(a.numpy(), ops.convert_to_numpy(b))
+        for a, b in zip(k2.weights, m.weights): np.testing.assert_array_equal(a.numpy(), to_numpy(b))
     keras.backend.clear_session()
 
 def test_radimagenet_found_and_built(k2_files):
@@ -49,7 +49,7 @@ def test_radimagenet_found_and_built(k2_files):
     base, info = build_backbone('resnet50', 'radimagenet', (32, 32, 3), search_dirs=[str(full.parent)])
     assert (info.source, info.preprocessing, info.file) == ('radimagenet', 'caffe_255', str(full))
     assert len(info.md5) == 32
-    np.testing.assert_array_equal(ops.convert_to_numpy(base.weights[-1]), k2.weights[-1].numpy())
+    np.testing.assert_array_equal(to_numpy(base.weights[-1]), k2.weights[-1].numpy())
     assert 'RadImageNet-ResNet50_notop.h5' in find_weight_files([str(full.parent)])
     rep = weights_report([str(full.parent)]).query("source=='radimagenet'").set_index('backbone').found
     assert (rep != 'missing').all()
@@ -57,11 +57,11 @@ def test_radimagenet_found_and_built(k2_files):
 def test_resnet_file_into_densenet_fails_clearly(k2_files):
     _, full, _ = k2_files['resnet50']
     m = keras.applications.DenseNet121(weights=None, include_top=False, input_shape=(32, 32, 3))
-    w0 = ops.convert_to_numpy(m.weights[0])
+    w0 = to_numpy(m.weights[0])
     with pytest.raises(RadtlError) as e: load_legacy_h5(m, full)
     msg = str(e.value)
     assert 'RadImageNet-ResNet50_notop.h5' in msg and '106 layers' in msg and 'resnet50' in msg and 'densenet121 expects 241' in msg
-    np.testing.assert_array_equal(ops.convert_to_numpy(m.weights[0]), w0)   # nothing half-loaded
+    np.testing.assert_array_equal(to_numpy(m.weights[0]), w0)   # nothing half-loaded
     with pytest.raises(RadtlError, match='looks like resnet50'): check_weights_file(full, 'densenet121')
     with pytest.raises(RadtlError, match='looks like resnet50'): build_backbone('densenet121', full, (32, 32, 3), search_dirs=[])
 
@@ -85,7 +85,7 @@ def test_keras3_weights_file(tmp_path):
     a.save_weights(tmp_path/'r.weights.h5')
     base, info = build_backbone('resnet50', tmp_path/'r.weights.h5', (32, 32, 3), search_dirs=[])
     assert info.source == 'file'
-    for x, y in zip(a.weights, base.weights): np.testing.assert_array_equal(ops.convert_to_numpy(x), ops.convert_to_numpy(y))
+    for x, y in zip(a.weights, base.weights): np.testing.assert_array_equal(to_numpy(x), to_numpy(y))
 
 @pytest.fixture
 def offline(monkeypatch):
@@ -116,7 +116,7 @@ def test_imagenet_offline_with_file(tmp_path, offline):
     m.save_weights(tmp_path/'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5')
     base, info = build_backbone('resnet50', 'imagenet', (32, 32, 3), search_dirs=[str(tmp_path)])
     assert info.source == 'imagenet' and info.preprocessing == 'caffe' and info.file.endswith('notop.h5')
-    np.testing.assert_array_equal(ops.convert_to_numpy(base.weights[0]), m.weights[0].numpy())
+    np.testing.assert_array_equal(to_numpy(base.weights[0]), m.weights[0].numpy())
 
 def test_preprocessing_modes():
     x = np.full((1, 2, 2, 3), [10., 120., 250.], 'float32')
@@ -135,7 +135,7 @@ def test_nested_full_model(tmp_path):
     tf_keras.Model(inp, tf_keras.layers.GlobalAveragePooling2D()(b(inp))).save(tmp_path/'nested.h5')
     m = keras.applications.DenseNet121(weights=None, include_top=False, input_shape=(32, 32, 3))
     assert load_legacy_h5(m, tmp_path/'nested.h5')['n_layers'] == 241
-    for a, c in zip(b.weights, m.weights): np.testing.assert_array_equal(a.numpy(), ops.convert_to_numpy(c))
+    for a, c in zip(b.weights, m.weights): np.testing.assert_array_equal(a.numpy(), to_numpy(c))
 
 def test_download_errors_keep_their_own_messages(tmp_path, monkeypatch):
     "A download whose hash does not match, or that cannot be written, is reported as what it is, not as 'could not download'"
@@ -168,7 +168,7 @@ def test_efficientnet_b_keeps_keras_imagenet_stem(tmp_path, offline):
     m.save_weights(tmp_path/'efficientnetb0_notop.h5')
     base, info = build_backbone('efficientnetb0', 'imagenet', (32, 32, 3), search_dirs=[str(tmp_path)])
     assert info.file == str(tmp_path/'efficientnetb0_notop.h5') and 'imagenet_stddev_rescaling' in [l.name for l in base.layers]
-    np.testing.assert_array_equal(ops.convert_to_numpy(base.weights[-1]), m.weights[-1].numpy())
+    np.testing.assert_array_equal(to_numpy(base.weights[-1]), m.weights[-1].numpy())
     assert 'imagenet_stddev_rescaling' not in [l.name for l in build_backbone('efficientnetb0', None, (32, 32, 3), search_dirs=[])[0].layers]
 
 def test_no_keras_internals_in_radtl():
