@@ -82,7 +82,9 @@ def image_fingerprints(cat:pd.DataFrame, # catalog from `scan`
         hs = np.stack([phash_bits(px, hash_size), phash_bits(px[:, :, ::-1], hash_size)], 1)   # the mirror's hash: of the mirrored rendering
         known.update({m: (h, r[1]) for m, h, r in zip(todo.md5, hs, res)})
     if len(todo): _save_fingerprints(cpath, known)
-    return np.array([known[m][0] for m in u.md5], np.uint64).reshape(-1, 2), np.stack([known[m][1] for m in u.md5]) if len(u) else np.zeros((0, THUMB, THUMB), np.uint8)
+    hashes = np.array([known[m][0] for m in u.md5], np.uint64).reshape(-1, 2)
+    thumbs = np.stack([known[m][1] for m in u.md5]) if len(u) else np.zeros((0, THUMB, THUMB), np.uint8)
+    return hashes, thumbs
 
 # %% ../nbs/01b_audit.ipynb #9537323f
 DEFAULT_THRESHOLD, DEFAULT_MIN_CORR = 6, 0.95
@@ -163,7 +165,8 @@ def shortcuts(u:pd.DataFrame, margin:float=0.1)->list:
 
 def _dominant_values(d, prop, k:int=3)->dict:
     "The `k` most common values of `prop` in each class, with their share"
-    return {c: {str(v): round(float(s), 2) for v, s in g[prop].astype(str).value_counts(normalize=True).head(k).items()} for c, g in d.groupby('label')}
+    def top(g): return {str(v): round(float(s), 2) for v, s in g[prop].astype(str).value_counts(normalize=True).head(k).items()}
+    return {c: top(g) for c, g in d.groupby('label')}
 
 # %% ../nbs/01b_audit.ipynb #bbe1378c
 FIGSHARE_LABELS = {1: 'meningioma', 2: 'glioma', 3: 'pituitary'}  # `cjdata.label` of the figshare set (Cheng et al.)
@@ -397,7 +400,8 @@ def audit(cat:pd.DataFrame, # catalog from `scan` (with `patient` from DICOM or 
     if reference is not None:
         ref = reference if isinstance(reference, pd.DataFrame) else load_reference(reference, reference_patients, progress)
         rh, rt = image_fingerprints(ref, cache_dir=cache_dir, progress=progress, workers=workers)
-        links = best_links(link_candidates(h, thumbs, u.md5.to_numpy(), rh, rt, ref.md5.to_numpy(), threshold), ref, len(u), link_min_corr).set_axis(u.index)
+        candidates = link_candidates(h, thumbs, u.md5.to_numpy(), rh, rt, ref.md5.to_numpy(), threshold)
+        links = best_links(candidates, ref, len(u), link_min_corr).set_axis(u.index)
         u = _inherit(u, links)
     u['group'] = union_groups(pairs, u.patient)
     u = _group_flags(u)

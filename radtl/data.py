@@ -464,7 +464,8 @@ def patients_from_table(cat:pd.DataFrame, # catalog from `scan`
         raise RadtlError(f'patient table {table}: {cat.path[r]} is given patients '
                          f'{sorted(set(hit.patient[hit.row == r]))}; one patient per file')
     hit = hit.drop_duplicates('row')
-    return _patient_series(cat, hit.row.astype(int), hit.patient), dict(rows=len(t), unmatched_rows=int((~t.file.isin(hit.file)).sum()), files=len(hit))
+    counts = dict(rows=len(t), unmatched_rows=int((~t.file.isin(hit.file)).sum()), files=len(hit))
+    return _patient_series(cat, hit.row.astype(int), hit.patient), counts
 
 def patients_from_pattern(cat:pd.DataFrame, # catalog from `scan`
                           pattern:str, # regular expression searched in each relative path, with a named group: (?P<patient>...)

@@ -172,7 +172,8 @@ def small_cnn(include_top:bool=False, # radtl adds its own head: only False
     x = inp = keras.Input(tuple(input_shape or (224, 224, 3)))
     for s in range(1, 5):
         for j in (1, 2):
-            x = keras.layers.Conv2D(width * 2 ** (s - 1), 3, strides=2 if j == 1 else 1, padding='same', use_bias=False, name=f'{name}_s{s}_conv{j}')(x)
+            x = keras.layers.Conv2D(width * 2 ** (s - 1), 3, strides=2 if j == 1 else 1, padding='same', use_bias=False,
+                                    name=f'{name}_s{s}_conv{j}')(x)
             x = keras.layers.BatchNormalization(name=f'{name}_s{s}_bn{j}')(x)
             x = keras.layers.ReLU(name=f'{name}_s{s}_relu{j}')(x)
     if pooling:

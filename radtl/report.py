@@ -97,7 +97,8 @@ def _test_images(run_dir:Path, cfg:dict, per_class:int, channels:int)->tuple:
     p['ok'] = p.label == p.pred
     pick = pd.concat([g.sort_values('ok', ascending=False).groupby('ok').head(per_class) for _, g in p.groupby('label')])
     size, policy = cfg['data']['image_size'], cfg['data'].get('resize', 'stretch')
-    imgs = [np.asarray(resize_image(read_image(f).convert('L' if channels == 1 else 'RGB'), size, policy)).reshape(size, size, channels) for f in pick.path]
+    mode = 'L' if channels == 1 else 'RGB'
+    imgs = [np.asarray(resize_image(read_image(f).convert(mode), size, policy)).reshape(size, size, channels) for f in pick.path]
     return np.stack(imgs), np.array([classes.index(str(c)) for c in pick.label]), classes
 
 def gradcam_grid(run_dir, # a finished run folder
@@ -168,7 +169,8 @@ def _split_md(run_dirs:list)->list:
 
 def _weights_md(results:pd.DataFrame, note:str)->list:
     out = [f'> **Note:** {note}', ''] if note else []
-    if len(results) and (results[results.status == 'done'].weights == 'random').all() and (results.status == 'done').any() and 'random initialisation' not in note:
+    done = results[results.status == 'done'] if len(results) else results
+    if len(done) and (done.weights == 'random').all() and 'random initialisation' not in note:
         out += ['> **Note:** every run used random initialisation (no pretrained weights).', '']
     return out
 

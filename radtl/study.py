@@ -63,7 +63,8 @@ def _data_section(d, where:str, base:Path|None)->dict:
     d = check_keys(d, _data_keys(), where)
     if not d.get('roots'): raise RadtlError(f'{where}.roots: give at least one image folder')
     d['roots'] = [_resolve(r, base) for r in field_value(DataConfig, 'roots', d['roots'], f'{where}.roots')]
-    d.update({k: _resolve(d[k], base) if isinstance(d[k], (str, Path)) else [_resolve(r, base) for r in d[k]] for k in _DATA_PATHS if d.get(k) is not None})
+    for k in [k for k in _DATA_PATHS if d.get(k) is not None]:
+        d[k] = _resolve(d[k], base) if isinstance(d[k], (str, Path)) else [_resolve(r, base) for r in d[k]]
     fo, fr = d.pop('folds', None), d.pop('fractions', None)
     fractions = [field_value(DataConfig, 'fraction', f, f'{where}.fractions[{i}]') for i, f in enumerate([1.0] if fr is None else _as_list(fr))]
     dc = config_from(DataConfig, d, where)
@@ -434,7 +435,8 @@ def preset_study(name:str, # a key of `PRESETS`
     if any(get_recipe(r).uses_intermediate for r in d['recipes']):
         if not intermediate:
             raise RadtlError(f'preset {name}: give --intermediate ROOT (the data set of the first fine-tuning stage)')
-        d['intermediate'] = {k: v for k, v in d['data'].items() if k != 'fractions'} | {'roots': [str(Path(r).resolve()) for r in _as_list(intermediate)]}
+        roots = [str(Path(r).resolve()) for r in _as_list(intermediate)]
+        d['intermediate'] = {k: v for k, v in d['data'].items() if k != 'fractions'} | {'roots': roots}
     d.update(overrides)
     return load_study(d, out=Path(out or d['out']).resolve())
 

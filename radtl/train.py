@@ -268,6 +268,7 @@ def _finish(model, cfg:RunConfig, data:PreparedData, work:Path)->dict:
     if len(preds['leaked']): write_csv_atomic(work / 'predictions_leaked.csv', preds['leaked'])
     m = _metrics(preds, data, read_history(work / 'history.csv'), cfg.recipe_obj)
     model.compile(loss='sparse_categorical_crossentropy', metrics=['accuracy'])   # a plain, serialisable compile state
+    model.optimizer.build(model.trainable_variables)   # saved built: reloading restores its variables instead of warning it skips them
     _save_model(model, work / 'model.keras')
     write_json_atomic(work / 'metrics.json', m)
     return m

@@ -28,3 +28,13 @@ def real_data_at(var: str, default: Path) -> Path:
     p = Path(os.environ.get(var, default))
     if not p.exists(): pytest.skip(f'real data not found at {p} (set {var})')
     return p
+
+# The longest test files first: pytest-xdist (--dist loadfile) hands files to workers in collection order, so a long file
+# collected last would run alone at the end while the other worker idles (longest first keeps both busy to the end).
+LONGEST_FIRST = ('test_train.py', 'test_resume.py', 'test_study.py', 'test_reference_equivalence.py', 'test_pretrain.py',
+                 'test_weights.py', 'test_two_phase_learns.py', 'test_cli.py', 'test_model.py', 'test_explain.py', 'test_patients.py')
+
+def pytest_collection_modifyitems(config, items):
+    "Order test files longest first (the tests within a file keep their order, and so their module fixtures)"
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
