@@ -29,8 +29,8 @@ def real_data_at(var: str, default: Path) -> Path:
     if not p.exists(): pytest.skip(f'real data not found at {p} (set {var})')
     return p
 
-# The longest test files first: pytest-xdist (--dist loadfile) hands files to workers in collection order, so a long file
-# collected last would run alone at the end while the other worker idles (longest first keeps both busy to the end).
+# The longest test files first: pytest-xdist (--dist loadfile --no-loadscope-reorder, pyproject) hands files to workers in
+# collection order, so a long file collected last would run alone at the end while the other worker idles.
 LONGEST_FIRST = ('test_train.py', 'test_resume.py', 'test_study.py', 'test_reference_equivalence.py', 'test_pretrain.py',
                  'test_weights.py', 'test_two_phase_learns.py', 'test_cli.py', 'test_model.py', 'test_explain.py', 'test_patients.py')
 
