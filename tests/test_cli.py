@@ -166,6 +166,9 @@ def bad_args(syn, tmp):
         (['pretrain', '--data', syn, '--out', tmp / 'afile', '--backbone', 'smallcnn', '--image-size', '32'], 'exists and is not a folder'),
         (['report', tmp / 'r', '--n-boot', '-1'], 'argument --n-boot: an integer ≥ 1 expected, got -1'),
         (['evaluate', tmp / 'r', '--out', tmp / 'afile'], 'is a file'),
+        (['predict', tmp / 'r', '--data', syn], 'run directory'),
+        (['predict', tmp / 'r', '--data', syn, '--tta', '-1'], 'argument --tta: an integer in [0, 1000] expected, got -1'),
+        (['predict', tmp / 'r', '--data', syn, '--gradcam', 'x'], "argument --gradcam: an integer in [0, 1000] expected, got 'x'"),
         (['demo', '--image-size', '0'], 'argument --image-size: an integer in [32, 2048] expected, got 0'),
         (['demo', '--size', '0'], 'argument --image-size: an integer in [32, 2048] expected, got 0'),   # the previous release's spelling
         (['demo', '--epochs-scale', 'nan'], "argument --epochs-scale: a number in (0, 100] expected, got 'nan'"),
@@ -178,7 +181,7 @@ def test_every_bad_argument_is_one_line_and_exit_2(syn, tmp_path):
         assert rc == 2, (argv, rc, out[-500:], err[-500:])
         assert says in err and 'Traceback' not in err and len(err.strip().splitlines()) == 1, (argv, err)
         seen.add(argv[0])
-    assert seen == {'scan', 'audit', 'run', 'study', 'pretrain', 'report', 'evaluate', 'demo'}
+    assert seen == {'scan', 'audit', 'run', 'study', 'pretrain', 'report', 'evaluate', 'predict', 'demo'}
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == []                # no run, study or .partial folder was made
 
 def test_bad_argument_through_the_console_script(syn, tmp_path):
