@@ -10,7 +10,7 @@ import argparse, contextlib, json, os, sys, time
 from pathlib import Path
 import pandas as pd, yaml
 from . import __version__
-from .core import RadtlError, QUIET, EPOCHS, BATCHES, printable, write_csv_atomic
+from .core import RadtlError, QUIET, PROGRESS, EPOCHS, BATCHES, printable, write_csv_atomic
 from .config import check_keys, field_value, flag_type, read_yaml
 from .data import assign_patients, format_summary, left_out_line, scan, usable
 from .audit import DEFAULT_MIN_CORR, DEFAULT_THRESHOLD, audit, format_audit
@@ -454,8 +454,8 @@ def _run_evaluate(args)->int:
 @command('predict', "apply a finished run to other images: leakage check against the run's images, predictions, metrics with CIs, figures")
 def predict_cmd(p):
     p.add_argument('run_dir', help='a finished run directory (config.yaml, model.keras)')
-    p.add_argument('--data', action='append', required=True, help='image folder to predict (repeatable: several roots are merged)')
-    p.add_argument('--out', help='folder to write (default: RUN_DIR/external/<name of the first --data>)')
+    p.add_argument('--data', action='append', required=True, metavar='ROOT', help='image folder to predict (repeatable: several roots are merged)')
+    p.add_argument('--out', metavar='DIR', help='folder to write (default: RUN_DIR/external/<name of the first --data>)')
     p.add_argument('--alias', action='append', metavar='OLD=NEW', help='extra class-name alias (repeatable)')
     p.add_argument('--keep-overlap', action='store_true',
                    help="keep images that share an image or a patient with the run's images in the metrics (listed either way)")
@@ -466,11 +466,11 @@ def predict_cmd(p):
     p.add_argument('--patients', metavar='CSV', help='patient table of the images: a file column and a patient column')
     p.add_argument('--patient-pattern', metavar='REGEX',
                    help='regex with a named group (?P<patient>...) finding the patient in each path relative to its root')
-    p.add_argument('--tta', type=flag_type(int, ge=0, le=1000), default=0,
+    p.add_argument('--tta', metavar='N', type=flag_type(int, ge=0, le=1000), default=0,
                    help="test-time augmentation: passes of the run's own augmentation averaged, reported separately (0: none)")
-    p.add_argument('--gradcam', type=flag_type(int, ge=0, le=1000), default=0, help='Grad-CAM overlays of about this many images (0: none)')
-    p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples of the CIs')
-    p.add_argument('--boot-seed', type=flag_type(int, ge=0, le=2**32 - 1), default=0, help='seed of the bootstrap')
+    p.add_argument('--gradcam', metavar='N', type=flag_type(int, ge=0, le=1000), default=0, help='Grad-CAM overlays of about this many images (0: none)')
+    p.add_argument('--n-boot', metavar='N', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples of the CIs')
+    p.add_argument('--boot-seed', metavar='N', type=flag_type(int, ge=0, le=2**32 - 1), default=0, help='seed of the bootstrap')
     _verbosity_args(p)
     return _run_predict
 
@@ -482,11 +482,11 @@ def _run_predict(args)->int:
     out = Path(args.out) if args.out else run['dir'] / 'external' / Path(args.data[0]).resolve().name
     if out.exists() and not out.is_dir(): raise RadtlError(f'--out {out}: is a file; give a folder')
     s = external_validation(run['dir'], args.data, out, name=Path(args.data[0]).resolve().name, n_boot=args.n_boot,
-                            boot_seed=args.boot_seed, gradcam=args.gradcam, verbose=QUIET, aliases=_aliases(args.alias),
+                            boot_seed=args.boot_seed, gradcam=args.gradcam, verbose=QUIET if args.quiet else PROGRESS, aliases=_aliases(args.alias),
                             check_overlap=not args.no_overlap_check, keep_overlap=args.keep_overlap, tta=args.tta,
                             train_roots=args.train_data, patients=args.patients, patient_pattern=args.patient_pattern)
-    print(printable(format_external(s)))
-    print(printable(f'written to {out}'))
+    if args.quiet: print(printable(format_external(s)))   # otherwise external_validation printed it
+    else: print(printable(f'written to {out}'))
     return 0
 
 # %% ../nbs/09_cli.ipynb #ceeb82b9
