@@ -29,8 +29,9 @@ from .explain import gradcam_raw, upsample, plot_gradcam_grid
 # %% auto #0
 __all__ = ['RUN_FILES', 'OVERLAP_COLUMNS', 'OTHER', 'HEADLINE_EXTERNAL', 'trained_run', 'external_catalog', 'unknown_classes',
            'run_images', 'image_copies', 'overlap_with_run', 'external_cache', 'predict_cache', 'augment_layer',
-           'tta_probs', 'predictions_frame', 'predict', 'external_validation', 'format_external', 'ExternalConfig',
-           'external_dirs', 'external_results', 'external_comparisons']
+           'tta_probs', 'predictions_frame', 'predict', 'external_validation', 'format_external',
+           'tta_test_predictions', 'tta_evaluation', 'ExternalConfig', 'external_dirs', 'external_results',
+           'external_comparisons']
 
 # %% ../nbs/06a_predict.ipynb #b15d99a7
 RUN_FILES = ('config.yaml', 'model.keras')   # what a finished run must hold to predict
@@ -310,6 +311,29 @@ def format_external(s:dict)->str:
     if m: lines.append(f"accuracy {_ci(m, 'accuracy')}, balanced accuracy {_ci(m, 'balanced_accuracy')}, macro AUC {_ci(m, 'auc_macro')}")
     if s['metrics_tta']: lines.append(f"with TTA ({s['tta']} passes): accuracy {_ci(s['metrics_tta'], 'accuracy')}, macro AUC {_ci(s['metrics_tta'], 'auc_macro')}")
     return '\n'.join(lines)
+
+# %% ../nbs/06a_predict.ipynb #b008407e
+def tta_test_predictions(run_dir, n:int, seed:int=0, train_roots=None, batch_size:int=64, cache_dir=None)->pd.DataFrame:
+    "The run's own test images predicted with `n` passes of test-time augmentation: path, label, pred, p_<class>"
+    run = trained_run(run_dir)
+    sp, dc = run_images(run, train_roots, cache_dir)
+    test = sp[sp.subset == 'test']
+    if not len(test): raise RadtlError(f"{run['dir']}: the run's split has no test images")
+    model = load_radtl_model(run['dir'] / 'model.keras')
+    probs = tta_probs(model, external_cache(test, run['classes'], dc, model.input_shape[-1], cache_dir), n, seed, batch_size)
+    return pd.concat([test[['path', 'label']], predictions_frame(test, probs, run['classes'])], axis=1).reset_index(drop=True)
+
+def tta_evaluation(run_dirs, out, n:int, seed:int=0, n_boot:int=1000, boot_seed:int=0, cache_dir=None)->pd.DataFrame:
+    "TTA predictions of each run's test split into `out`/tta/<run_id>/, and their metrics with CIs (`out`/metrics_tta.csv); returns the latter"
+    longs = []
+    for d in run_dirs:
+        run = trained_run(d)
+        t = tta_test_predictions(d, n, seed, cache_dir=cache_dir)
+        write_csv_atomic(Path(out) / 'tta' / run['run_id'] / 'predictions_test.csv', t)
+        longs.append(_metrics_long(run, t, 'test', n_boot, boot_seed).assign(run_id=run['run_id'], tta=n))
+    m = pd.concat(longs, ignore_index=True)[['run_id', 'tta', 'metric', 'value', 'lo', 'hi']]
+    write_csv_atomic(Path(out) / 'metrics_tta.csv', m)
+    return m
 
 # %% ../nbs/06a_predict.ipynb #a2cd2bdd
 @dataclass
