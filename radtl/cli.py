@@ -439,6 +439,8 @@ def evaluate_cmd(p):
     p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples')
     p.add_argument('--boot-seed', type=flag_type(int, ge=0, le=2**32 - 1), default=0, help='seed of the bootstrap')
     p.add_argument('--no-figures', action='store_true', help='tables only')
+    p.add_argument('--tta', metavar='N', type=flag_type(int, ge=0, le=1000), default=0,
+                   help="also test-time augmentation of each run's test split: N passes of its own augmentation, in metrics_tta.csv (0: none)")
     return _run_evaluate
 
 def _run_evaluate(args)->int:
@@ -448,6 +450,11 @@ def _run_evaluate(args)->int:
     cols = [c for c in ('run_id', 'accuracy', 'accuracy_lo', 'accuracy_hi', 'auc_macro', 'auc_macro_lo', 'auc_macro_hi') if c in m]
     print(printable(m[cols].to_string(index=False, float_format=lambda v: f'{v:.4f}')))
     print(f"{len(ev['comparisons'])} comparisons; written to {args.out}")
+    if args.tta:
+        from radtl.predict import tta_evaluation   # imports Keras: see `radtl weights`
+        t = tta_evaluation(args.run_dirs, args.out, args.tta, n_boot=args.n_boot, boot_seed=args.boot_seed)
+        t = t[t.metric.isin(['accuracy', 'auc_macro'])].pivot(index='run_id', columns='metric', values='value')
+        print(printable(f'with test-time augmentation ({args.tta} passes; {Path(args.out) / "metrics_tta.csv"}):\n' + t.to_string(float_format=lambda v: f'{v:.4f}')))
     return 0
 
 # %% ../nbs/09_cli.ipynb #9a8217a2

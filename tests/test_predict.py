@@ -97,3 +97,12 @@ def test_study_with_an_external_source_reports_internal_and_external(trained, ex
     mtime = (tmp_path / 'st' / 'runs' / rid / 'external' / 'fresh' / 'summary.json').stat().st_mtime
     run_study(load_study(study), cache_dir=trained / 'cache', n_boot=50, verbose=0, report=False)   # resumed: nothing to redo
     assert (tmp_path / 'st' / 'runs' / rid / 'external' / 'fresh' / 'summary.json').stat().st_mtime == mtime
+
+def test_evaluate_tta_is_reported_beside_the_plain_metrics(trained):
+    rc, out, err = _cli('evaluate', trained / 'run', '--out', trained / 'evaluation', '--n-boot', 20, '--no-figures', '--tta', 2)
+    assert rc == 0, err[-2000:]
+    m, tta = pd.read_csv(trained / 'evaluation' / 'metrics.csv'), pd.read_csv(trained / 'evaluation' / 'metrics_tta.csv')
+    assert set(tta.tta) == {2} and {'accuracy', 'auc_macro'} <= set(tta.metric) and len(m) == 1   # the plain table is untouched
+    own = read_csv(trained / 'run' / 'predictions_test.csv')
+    t = read_csv(trained / 'evaluation' / 'tta' / m.run_id.iloc[0] / 'predictions_test.csv')
+    assert sorted(t.path) == sorted(own.path) and 'with test-time augmentation (2 passes' in out
