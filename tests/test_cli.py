@@ -159,6 +159,8 @@ def bad_args(syn, tmp):
         (['study', f('sl.yaml', '- a\n'), '--dry-run'], 'a mapping (key: value lines) expected, got a list'),
         (['study', study('s3.yaml'), '--out', tmp / 'afile'], 'exists and is a file'),
         (['study', study('s4.yaml'), '--shard', '3/2'], '--shard 3/2: need 0 ≤ i < n'),
+        (['study', study('s5.yaml'), '--external', 'nick', '--dry-run'], "--external takes NAME=ROOT, got 'nick'"),
+        (['study', study('s6.yaml'), '--external', f'nick={tmp / "none"}', '--dry-run'], 'none: not a folder'),
         (['pretrain', '--data', syn, '--out', tmp / 'p', '--epochs', '0'], '--epochs: an integer ≥ 1 expected, got 0'),
         (['pretrain', '--data', syn, '--out', tmp / 'p', '--batch-size', '1'], '--batch-size: an integer in [2, 65536] expected, got 1'),
         (['pretrain', '--data', syn, '--out', tmp / 'p', '--image-size', '0'], '--image-size: an integer in [8, 2048] expected, got 0'),
