@@ -86,6 +86,7 @@ def build_cache(images:pd.DataFrame, # usable, labelled rows (path, label, md5, 
                 size:int=224, # side of the cached square images
                 policy:str='stretch', # resize policy: 'stretch', 'pad' or 'center_crop'
                 classes:list|None=None, # class order (default: sorted labels)
+                channels:int|None=None, # 1 or 3; None: 1 when every image is grey, else 3 (a trained model's own: `radtl.predict`)
                 cache_dir=None, workers:int|None=None, progress:bool=True)->ImageCache:
     "Decode `images` once into a uint8 memmap keyed by their content, size and policy, served with labels keyed on labels and class order; reuse both if present"
     if policy not in RESIZE_POLICIES:
@@ -95,7 +96,8 @@ def build_cache(images:pd.DataFrame, # usable, labelled rows (path, label, md5, 
         raise RadtlError('some rows have errors; pass radtl.data.usable(catalog)')
     classes, labels = list(classes or sorted(images.label.unique())), list(images.label)
     if missing := sorted(set(labels) - set(classes)): raise RadtlError(f'labels {missing} are not among classes {classes}')
-    channels = 1 if images.grey.fillna(False).astype(bool).all() else 3
+    if channels not in (None, 1, 3): raise RadtlError(f'channels must be 1, 3 or None, not {channels!r}')
+    channels = channels or (1 if images.grey.fillna(False).astype(bool).all() else 3)
     pixels = _pixels_key(images, size, policy, channels)
     key = _labels_key(pixels, labels, classes)
     npy, meta_path = _cache_file(cache_dir, pixels, 'npy'), _cache_file(cache_dir, key, 'json')

@@ -10,7 +10,7 @@ import argparse, contextlib, json, os, sys, time
 from pathlib import Path
 import pandas as pd, yaml
 from . import __version__
-from .core import RadtlError, QUIET, EPOCHS, BATCHES, printable, write_csv_atomic
+from .core import RadtlError, QUIET, PROGRESS, EPOCHS, BATCHES, printable, write_csv_atomic
 from .config import check_keys, field_value, flag_type, read_yaml
 from .data import assign_patients, format_summary, left_out_line, scan, usable
 from .audit import DEFAULT_MIN_CORR, DEFAULT_THRESHOLD, audit, format_audit
@@ -23,7 +23,7 @@ from .synthetic import synthetic_brain_mri
 
 # %% auto #0
 __all__ = ['COMMANDS', 'command', 'scan_cmd', 'audit_cmd', 'split_cmd', 'weights_cmd', 'run_cmd', 'pretrain_cmd', 'study_cmd',
-           'report_cmd', 'evaluate_cmd', 'demo_cmd', 'parser', 'main']
+           'report_cmd', 'evaluate_cmd', 'predict_cmd', 'demo_cmd', 'parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #04d1acb4
 COMMANDS = {}
@@ -352,6 +352,8 @@ def study_cmd(p):
     p.add_argument('file', nargs='?', help='study file (YAML)')
     p.add_argument('--preset', metavar='NAME', help=_one_of('a shipped study instead of a file', PRESETS))
     p.add_argument('--data', action='append', help="image folder (repeatable); replaces the study's data.roots")
+    p.add_argument('--external', action='append', metavar='NAME=ROOT',
+                   help="external source NAME's image folder (repeatable): every run is also evaluated there (the study's external.NAME.roots)")
     p.add_argument('--intermediate', action='append',
                    help='with --preset double-finetuning: the intermediate image folder (repeatable)')
     p.add_argument('--out', help="output folder (default: the study's `out`)")
@@ -368,9 +370,19 @@ def study_cmd(p):
 def _load_study(args):
     from radtl.study import load_study, preset_study   # imports Keras: see `radtl weights`
     if bool(args.file) == bool(args.preset): raise RadtlError('give a study FILE or --preset NAME (one of them)')
-    _require_folders(data=args.data, intermediate=args.intermediate)
-    if args.preset: return preset_study(args.preset, data=args.data, out=args.out, intermediate=args.intermediate)
-    return load_study(args.file, out=args.out, data=args.data)
+    external = _external_roots(args.external)
+    _require_folders(data=args.data, intermediate=args.intermediate, external=[r for rs in external.values() for r in rs])
+    if args.preset: return preset_study(args.preset, data=args.data, out=args.out, intermediate=args.intermediate, external=external)
+    return load_study(args.file, out=args.out, data=args.data, external=external)
+
+def _external_roots(pairs)->dict:
+    "Parse `NAME=ROOT` external sources (a name given twice: its folders are merged)"
+    out = {}
+    for p in pairs or []:
+        name, sep, root = p.partition('=')
+        if not sep or not name or not root: raise RadtlError(f'--external takes NAME=ROOT, got {p!r}')
+        out.setdefault(name, []).append(root)
+    return out
 
 def _print_dry_run(st, res:dict, args):
     from radtl.study import design_table   # imports Keras: see `radtl weights`
@@ -427,6 +439,8 @@ def evaluate_cmd(p):
     p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples')
     p.add_argument('--boot-seed', type=flag_type(int, ge=0, le=2**32 - 1), default=0, help='seed of the bootstrap')
     p.add_argument('--no-figures', action='store_true', help='tables only')
+    p.add_argument('--tta', metavar='N', type=flag_type(int, ge=0, le=1000), default=0,
+                   help="also test-time augmentation of each run's test split: N passes of its own augmentation, in metrics_tta.csv (0: none)")
     return _run_evaluate
 
 def _run_evaluate(args)->int:
@@ -436,6 +450,50 @@ def _run_evaluate(args)->int:
     cols = [c for c in ('run_id', 'accuracy', 'accuracy_lo', 'accuracy_hi', 'auc_macro', 'auc_macro_lo', 'auc_macro_hi') if c in m]
     print(printable(m[cols].to_string(index=False, float_format=lambda v: f'{v:.4f}')))
     print(f"{len(ev['comparisons'])} comparisons; written to {args.out}")
+    if args.tta:
+        from radtl.predict import tta_evaluation   # imports Keras: see `radtl weights`
+        t = tta_evaluation(args.run_dirs, args.out, args.tta, n_boot=args.n_boot, boot_seed=args.boot_seed)
+        t = t[t.metric.isin(['accuracy', 'auc_macro'])].pivot(index='run_id', columns='metric', values='value')
+        print(printable(f'with test-time augmentation ({args.tta} passes; {Path(args.out) / "metrics_tta.csv"}):\n' + t.to_string(float_format=lambda v: f'{v:.4f}')))
+    return 0
+
+# %% ../nbs/09_cli.ipynb #9a8217a2
+@command('predict', "apply a finished run to other images: leakage check against the run's images, predictions, metrics with CIs, figures")
+def predict_cmd(p):
+    p.add_argument('run_dir', help='a finished run directory (config.yaml, model.keras)')
+    p.add_argument('--data', action='append', required=True, metavar='ROOT', help='image folder to predict (repeatable: several roots are merged)')
+    p.add_argument('--out', metavar='DIR', help='folder to write (default: RUN_DIR/external/<name of the first --data>)')
+    p.add_argument('--alias', action='append', metavar='OLD=NEW', help='extra class-name alias (repeatable)')
+    p.add_argument('--keep-overlap', action='store_true',
+                   help="keep images that share an image or a patient with the run's images in the metrics (listed either way)")
+    p.add_argument('--no-overlap-check', action='store_true',
+                   help="skip the leakage check against the run's images (the summary says: not checked)")
+    p.add_argument('--train-data', action='append', metavar='DIR',
+                   help="the run's data folder on this machine, when it moved (repeatable; default: config.yaml's data.roots)")
+    p.add_argument('--patients', metavar='CSV', help='patient table of the images: a file column and a patient column')
+    p.add_argument('--patient-pattern', metavar='REGEX',
+                   help='regex with a named group (?P<patient>...) finding the patient in each path relative to its root')
+    p.add_argument('--tta', metavar='N', type=flag_type(int, ge=0, le=1000), default=0,
+                   help="test-time augmentation: passes of the run's own augmentation averaged, reported separately (0: none)")
+    p.add_argument('--gradcam', metavar='N', type=flag_type(int, ge=0, le=1000), default=0, help='Grad-CAM overlays of about this many images (0: none)')
+    p.add_argument('--n-boot', metavar='N', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples of the CIs')
+    p.add_argument('--boot-seed', metavar='N', type=flag_type(int, ge=0, le=2**32 - 1), default=0, help='seed of the bootstrap')
+    _verbosity_args(p)
+    return _run_predict
+
+def _run_predict(args)->int:
+    from radtl.predict import external_validation, format_external, trained_run   # imports Keras: see `radtl weights`
+    run = trained_run(args.run_dir)
+    _require_folders(data=args.data, **{'train-data': args.train_data})
+    if args.patients is not None and not Path(args.patients).is_file(): raise RadtlError(f'--patients {args.patients}: no such file')
+    out = Path(args.out) if args.out else run['dir'] / 'external' / Path(args.data[0]).resolve().name
+    if out.exists() and not out.is_dir(): raise RadtlError(f'--out {out}: is a file; give a folder')
+    s = external_validation(run['dir'], args.data, out, name=Path(args.data[0]).resolve().name, n_boot=args.n_boot,
+                            boot_seed=args.boot_seed, gradcam=args.gradcam, verbose=QUIET if args.quiet else PROGRESS, aliases=_aliases(args.alias),
+                            check_overlap=not args.no_overlap_check, keep_overlap=args.keep_overlap, tta=args.tta,
+                            train_roots=args.train_data, patients=args.patients, patient_pattern=args.patient_pattern)
+    if args.quiet: print(printable(format_external(s)))   # otherwise external_validation printed it
+    else: print(printable(f'written to {out}'))
     return 0
 
 # %% ../nbs/09_cli.ipynb #ceeb82b9

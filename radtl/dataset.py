@@ -14,7 +14,7 @@ from .splits import SPLIT_POLICIES, split_data, split_args, leaking_groups, leak
 from .cache import RESIZE_POLICIES, build_cache, ImageCache
 
 # %% auto #0
-__all__ = ['DataConfig', 'PreparedData', 'prepare_data', 'PretrainImages', 'pretraining_images']
+__all__ = ['DataConfig', 'PreparedData', 'split_hash', 'prepare_data', 'PretrainImages', 'pretraining_images']
 
 # %% ../nbs/01f_dataset.ipynb #cb45630b
 @dataclass
@@ -52,6 +52,11 @@ class PreparedData:
     data_hash: str
     summary: dict          # counts and audit numbers recorded in config.yaml
 
+def split_hash(sp:pd.DataFrame)->str:
+    "The data hash of a split (`split_data(...).images`): what its train, val and test images hold (MD5, label, subset)"
+    used = sp[sp.subset.isin(['train', 'val', 'test'])]
+    return stable_hash(sorted(zip(used.md5, used.label, used.subset)))
+
 def prepare_data(dc:DataConfig, cache_dir=None, progress:bool=False)->PreparedData:
     "Split the images of `dc` (`radtl.splits.split_data`: scan, patients, audit, policy) and cache them"
     ds = split_data(**split_args(dc), cache_dir=cache_dir, progress=progress)
@@ -61,8 +66,7 @@ def prepare_data(dc:DataConfig, cache_dir=None, progress:bool=False)->PreparedDa
     rows = lambda mask: row[sp.path[mask]].to_numpy()
     subsets = dict(train=rows(sp.subset == 'train'), val=rows(sp.subset == 'val'), test=rows(sp.subset == 'test'),
                    leaked=rows((sp.subset == 'excluded') & (sp.split == 'test')))
-    used = sp[sp.subset.isin(['train', 'val', 'test'])]
-    data_hash = stable_hash(sorted(zip(used.md5, used.label, used.subset)))
+    data_hash = split_hash(sp)
     files = dict(n=s['n_images'], usable=s['n_usable'], left_out=s['errors'])
     summary = dict(files=files, n={k: int(len(v)) for k, v in subsets.items()}, leaking_groups=leaking_groups(sp), leaking_patients=leaking_patients(sp),
                    patient_leaks=patient_leaks(sp), test_leaks_official=s['test_leaks'],

@@ -17,6 +17,7 @@ from .backbones import load_radtl_model
 from .explain import gradcam_raw, upsample, plot_gradcam_grid
 from .figures import save_figure
 from .evaluate import evaluate_runs
+from .predict import external_results, external_comparisons
 
 # %% auto #0
 __all__ = ['HEADLINE', 'DESIGN', 'study_runs', 'results_table', 'paper_table', 'gradcam_grid', 'write_report']
@@ -203,6 +204,23 @@ def _figures_md(study_dir:Path, results:pd.DataFrame, files:dict, max_designs:in
         if 'gradcam' in figs: out += [_img(figs['gradcam'], study_dir, 80), '']
     return out
 
+# %% ../nbs/07a_report.ipynb #a7a3e088
+def _external_md(study_dir:Path, done:list, metrics:pd.DataFrame|None)->list:
+    "The external-validation section (and external.csv, external_comparisons.csv); nothing without external evaluations"
+    t = external_results(done, metrics)
+    if not len(t): return []
+    write_text_atomic(study_dir / 'external.csv', t.to_csv(index=False))
+    comp = external_comparisons(done)
+    if len(comp): write_text_atomic(study_dir / 'external_comparisons.csv', comp.to_csv(index=False))
+    cell = lambda r, k: _cell(*(float(r[k + s]) for s in ('', '_lo', '_hi')))
+    rows = [{'run': r['run_id'], 'source': r['source'], 'images': r['n_external'], 'left out (overlap)': r['excluded_overlap'],
+             **{f'{k} {w}': cell(r, f'{w}_{k}') for k in ('accuracy', 'auc_macro') for w in ('internal', 'external')}}
+            for r in t.to_dict('records')]
+    return ['## External validation', '', 'Internal: the run\'s own held-out test split; external: the source\'s images that share '
+            'no image and no patient with the run\'s data (the overlapping ones are listed in each run\'s `external/<source>/overlap.csv`). '
+            'Value [bootstrap 95 % CI]; all columns in [`external.csv`](external.csv).', '', _md(pd.DataFrame(rows)), '',
+            *(_comparisons_md(comp) + [''] if len(comp) else [])]
+
 # %% ../nbs/07a_report.ipynb #2dd825b3
 def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
                  n_boot:int=1000, # bootstrap resamples of the CIs
@@ -230,6 +248,7 @@ def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
     md += ['## Data audit', '', *_audit_md(sd), '', *_split_md(done), '']
     md += ['## Results', '', 'One row per design. One seed: value [bootstrap 95 % CI]; several seeds or folds: mean ± sd [95 % CI of the mean over runs]. '
            'Precision, recall and F1 are macro averages over the classes.', '', _md(paper_table(results)), '']
+    md += _external_md(sd, done, ev['metrics'])
     if 'forest_accuracy' in files:
         md += [' '.join(_img(Path(files[k]), sd, 48) for k in ('forest_accuracy', 'forest_auc_macro') if k in files), '']
     if failures:

@@ -21,13 +21,15 @@ from .dataset import DataConfig, prepare_data
 from .runconfig import RunConfig, check_model
 from .train import run
 from .report import write_report
+from .predict import ExternalConfig, external_validation
 
 # %% auto #0
-__all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'RUN_KEYS', 'PRESETS', 'Study', 'load_study', 'parse_shard', 'select_runs', 'run_status',
-           'study_table', 'design_table', 'write_audit', 'run_study', 'find_kaggle_data', 'preset_study', 'demo_study']
+__all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'RUN_KEYS', 'PRESETS', 'EXTERNAL_PRESETS', 'Study', 'load_study', 'parse_shard',
+           'select_runs', 'run_status', 'study_table', 'design_table', 'write_audit', 'run_study', 'kaggle_set',
+           'find_kaggle_data', 'preset_study', 'demo_study']
 
 # %% ../nbs/07_study.ipynb #f5284692
-STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate')
+STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate', 'external')
 MODEL_KEYS = ('backbone', 'weights', 'preprocessing')
 RUN_KEYS = ('batch_size', 'epochs_scale', 'augment', 'n_unfrozen', 'weights_dirs', 'deterministic', 'mixed_precision',
             'jit_compile', 'distribute')
@@ -106,6 +108,7 @@ class Study:
     intermediate: dict|None = None  # DataConfig of the first stage of double fine-tuning
     description: str = ''
     note: str = ''                  # printed at the top of the report (e.g. 'random initialisation …')
+    external: dict = field(default_factory=dict)  # name → `radtl.predict.ExternalConfig`: every run is also evaluated there
 
     def runs(self)->list:
         "Every RunConfig of the grid, sorted by run id (each id once)"
@@ -126,7 +129,8 @@ class Study:
     def to_dict(self)->dict:
         return dict(name=self.name, description=self.description, note=self.note, out=str(self.out), data=self.data,
                     models=[dict(backbone=b, weights=w, preprocessing=p) for b, w, p in self.models], recipes=self.recipes,
-                    seeds=self.seeds, run=self.run, intermediate=self.intermediate)
+                    seeds=self.seeds, run=self.run, intermediate=self.intermediate,
+                    external={k: asdict(v) for k, v in self.external.items()})
 
 # %% ../nbs/07_study.ipynb #8fbf5aa8
 def _seeds(v)->list:
@@ -143,9 +147,28 @@ def _recipes(v)->list:
         except TypeError as e: raise RadtlError(f'recipes[{i}]: {e}')
     return rs
 
+def _with_roots(sources, roots:dict)->dict:
+    "The `external` section with the folders of `roots` (name → folders) in place of (or beside) its own"
+    out = dict(sources or {})
+    for name, r in roots.items(): out[name] = {**(out.get(name) or {}), 'roots': [str(Path(p).resolve()) for p in _as_list(r)]}
+    return out
+
+def _external_sources(v, base:Path|None)->dict:
+    "The checked `external` section: source name → `ExternalConfig` (a plain list of folders is its `roots`), folders resolved against `base`"
+    if v is None: return {}
+    if not isinstance(v, dict): raise RadtlError(f'external: a mapping of source name → section (roots, aliases, ...) expected, got {v!r}')
+    out = {}
+    for name, sec in v.items():
+        sec = {'roots': sec} if isinstance(sec, (list, str)) else dict(sec or {})
+        if sec.get('roots'): sec['roots'] = [_resolve(r, base) for r in _as_list(sec['roots'])]
+        if sec.get('patients'): sec['patients'] = _resolve(sec['patients'], base)
+        out[str(name)] = config_from(ExternalConfig, sec, f'external.{name}')
+    return out
+
 def load_study(src, # a YAML file, YAML text or a dict
                out=None, # override the study's output folder
                data=None, # override data.roots (a list of folders)
+               external=None, # external sources' folders, name → folders: replace (or add) `external.<name>.roots`
               )->Study:
     "Read and check a study; relative paths in a file are relative to the file's folder"
     base, where = None, 'study'
@@ -158,6 +181,7 @@ def load_study(src, # a YAML file, YAML text or a dict
     for k in ('data', 'models'):
         if k not in d: raise RadtlError(f'{where}: missing key {k!r}')
     if data: d['data'] = {**(d['data'] or {}), 'roots': [str(Path(r).resolve()) for r in _as_list(data)]}
+    if external: d['external'] = _with_roots(d.get('external'), external)
     run = {k: field_value(RunConfig, k, v, f'run.{k}') for k, v in check_keys(d.get('run') or {}, RUN_KEYS, 'run').items()}
     if out is None and not d.get('out'): raise RadtlError(f"{where}: missing key 'out' (the output folder)")
     out_dir = Path(out) if out is not None else Path(_resolve(d['out'], base))
@@ -165,7 +189,8 @@ def load_study(src, # a YAML file, YAML text or a dict
     st = Study(name=str(d.get('name') or 'study'), out=out_dir,
                data=_data_section(d['data'], 'data', base), models=_models(d['models'], base),
                recipes=_recipes(d.get('recipes', 'two-phase')), seeds=_seeds(d.get('seeds', [0])), run=run,
-               intermediate=None, description=str(d.get('description') or ''), note=str(d.get('note') or ''))
+               intermediate=None, description=str(d.get('description') or ''), note=str(d.get('note') or ''),
+               external=_external_sources(d.get('external'), base))
     if d.get('intermediate'):
         inter = _data_section(d['intermediate'], 'intermediate', base)
         if inter.pop('fractions') != [1.0]: raise RadtlError('intermediate: fractions apply to the target data only')
@@ -290,6 +315,33 @@ def _run_one(study, cfg, prepared, cache_dir, verbose)->str:
         return 'failed'
     finally: lock.release()
 
+# %% ../nbs/07_study.ipynb #dde60bd6
+def _external_one(st:Study, cfg, name:str, src, cache_dir, n_boot:int, verbose:int)->str:
+    "Evaluate the finished run `cfg` on external source `name` unless done: 'done', 'failed' or 'running' (its lock is held elsewhere)"
+    d = st.run_dir(cfg)
+    out, failed = d / 'external' / name, d / 'external' / f'{name}.failed.json'
+    if (out / 'summary.json').exists(): return 'done'
+    lock = RunLock(d.with_name(d.name + '.lock'))
+    if not lock.acquire(): return 'running'
+    try:
+        external_validation(d, src.roots, out, name=name, n_boot=n_boot, verbose=verbose, cache_dir=cache_dir, **src.options())
+        failed.unlink(missing_ok=True)
+        return 'done'
+    except Exception as e:
+        write_json_atomic(failed, _failure(cfg, e))
+        say(verbose, f'{cfg.run_id} on {name}: FAILED: {type(e).__name__}: {e}')
+        return 'failed'
+    finally: lock.release()
+
+def _run_external(st:Study, cfgs:list, cache_dir, n_boot:int, verbose:int)->list:
+    "Evaluate every finished run of `cfgs` on every external source of `st`; returns the failures ('<run_id> on <source>')"
+    failed = []
+    for cfg in cfgs:
+        if not st.external or run_status(st.run_dir(cfg)) != 'done': continue
+        for name, src in st.external.items():
+            if _external_one(st, cfg, name, src, cache_dir, n_boot, verbose) == 'failed': failed.append(f'{cfg.run_id} on {name}')
+    return failed
+
 # %% ../nbs/07_study.ipynb #dbad12ad
 def run_study(study, # a `Study`, or what `load_study` reads
               shard=(0, 1), # (i, n) or 'i/n': this process's share of the grid
@@ -318,8 +370,9 @@ def run_study(study, # a `Study`, or what `load_study` reads
         s = _run_one(st, cfg, prepared, cache_dir, verbose)
         (res['ran'] if s == 'done' else res['failed'] if s == 'failed' else res['skipped']).append(cfg.run_id)
         if s == 'running': say(verbose, f'{cfg.run_id}: another process holds its lock, skipped')
+    res['external_failed'] = _run_external(st, cfgs, cache_dir, n_boot, verbose)
     res['table'] = study_table(st, cfgs)
-    res['exit_status'] = min(len(res['failed']), 125)
+    res['exit_status'] = min(len(res['failed']) + len(res['external_failed']), 125)
     left = [s for s in study_table(st, allcfg).status if s in ('todo', 'partial', 'running')]
     if report and not left:
         with RunLock(st.out / 'report.lock') as lock:   # two shards ending together: one writes the report
@@ -395,12 +448,45 @@ recipes: [linear-eval, finetune-all]
 seeds: [0, 1, 2]
 run: {batch_size: 32, augment: brain-mri}
 """,
+'brain-mri-external': """
+name: brain-mri-external
+description: >-
+  External validation: trained on the Sartaj set (Brain Tumor Classification (MRI)), tested on the Nickparvar set's
+  (Brain Tumor MRI Dataset) images that share no image with it; give data.reference (the figshare set) in a study file
+  for patients too. The reverse design is the preset brain-mri-external-reverse.
+out: radtl-brain-mri-external
+data: {split: group, image_size: 224}
+external: {nickparvar: {}}
+models:""" + _DENSENETS + """
+recipes: [two-phase]
+seeds: [0, 1, 2]
+run: {batch_size: 32, augment: brain-mri}
+""",
+'brain-mri-external-reverse': """
+name: brain-mri-external-reverse
+description: >-
+  External validation, the reverse of brain-mri-external: trained on the Nickparvar set, tested on the Sartaj set's
+  images that share no image with it.
+out: radtl-brain-mri-external-reverse
+data: {split: group, image_size: 224}
+external: {sartaj: {}}
+models:""" + _DENSENETS + """
+recipes: [two-phase]
+seeds: [0, 1, 2]
+run: {batch_size: 32, augment: brain-mri}
+""",
 }
+EXTERNAL_PRESETS = {'brain-mri-external': ('sartaj', 'nickparvar'), 'brain-mri-external-reverse': ('nickparvar', 'sartaj')}   # trained on, tested on
 
 # %% ../nbs/07_study.ipynb #dea98ff4
 def _has_classes(d:Path)->bool:
     known = set(CLASS_ALIASES.values())
     return any(c.is_dir() and normalise_label(c.name) in known for c in d.iterdir())
+
+def kaggle_set(d:Path)->str:
+    "Which Kaggle brain-MRI set a folder with Training/ and Testing/ is, by its class folders' spelling: 'sartaj' (glioma_tumor, ...) or 'nickparvar' (glioma, ...)"
+    train = next((c for c in Path(d).iterdir() if c.name.lower() == 'training'), None)
+    return 'sartaj' if train and any(c.name.lower().endswith('_tumor') for c in train.iterdir()) else 'nickparvar'
 
 def find_kaggle_data(base='/kaggle/input', # where Kaggle mounts the attached data sets
                      max_depth:int=4)->list:
@@ -418,16 +504,32 @@ def find_kaggle_data(base='/kaggle/input', # where Kaggle mounts the attached da
     return found
 
 # %% ../nbs/07_study.ipynb #a0a6f4ed
+def _external_preset_roots(name:str, data, external, found:list)->tuple:
+    "The training folders and the external folders of an external preset: as given, else the Kaggle input folders of each set"
+    train, test = EXTERNAL_PRESETS[name]
+    by_set = {}
+    for p in found: by_set.setdefault(kaggle_set(p), str(p))
+    external = dict(external or {})
+    data = data or by_set.get(train)
+    if test not in external and test in by_set: external[test] = by_set[test]
+    if not data or test not in external:
+        raise RadtlError(f'preset {name}: give the {train} set with --data ROOT and the {test} set with --external {test}=ROOT '
+                         f'(not found under the Kaggle input folder)')
+    return data, external
+
 def preset_study(name:str, # a key of `PRESETS`
                  data=None, # image folders; default: found under `kaggle_base`
                  out=None, # output folder; default: the preset's, in the working directory
                  intermediate=None, # image folders of the intermediate set (double-finetuning)
+                 external=None, # external sources' folders, name → folders (the external presets: found under `kaggle_base` if not given)
                  kaggle_base='/kaggle/input', # searched when `data` is not given
                  **overrides)->Study:
     "The `Study` of preset `name` on `data` (overrides replace top-level keys, e.g. `seeds=[0]`)"
     if name not in PRESETS: raise RadtlError(f'unknown preset {name!r}; presets: {", ".join(PRESETS)}')
     d = yaml.safe_load(PRESETS[name])
-    roots = _as_list(data) if data else [str(p) for p in find_kaggle_data(kaggle_base)]
+    found = find_kaggle_data(kaggle_base) if not data or name in EXTERNAL_PRESETS else []
+    if name in EXTERNAL_PRESETS: data, external = _external_preset_roots(name, data, external, found)
+    roots = _as_list(data) if data else [str(p) for p in found]
     if not roots:
         raise RadtlError(f'preset {name}: give --data ROOT (no Kaggle input folder with Training/ and Testing/ class '
                          f'folders found under {kaggle_base})')
@@ -438,7 +540,7 @@ def preset_study(name:str, # a key of `PRESETS`
         roots = [str(Path(r).resolve()) for r in _as_list(intermediate)]
         d['intermediate'] = {k: v for k, v in d['data'].items() if k != 'fractions'} | {'roots': roots}
     d.update(overrides)
-    return load_study(d, out=Path(out or d['out']).resolve())
+    return load_study(d, out=Path(out or d['out']).resolve(), external=external)
 
 # %% ../nbs/07_study.ipynb #c3265b41
 def demo_study(root, # the synthetic image folder

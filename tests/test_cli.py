@@ -159,6 +159,8 @@ def bad_args(syn, tmp):
         (['study', f('sl.yaml', '- a\n'), '--dry-run'], 'a mapping (key: value lines) expected, got a list'),
         (['study', study('s3.yaml'), '--out', tmp / 'afile'], 'exists and is a file'),
         (['study', study('s4.yaml'), '--shard', '3/2'], '--shard 3/2: need 0 ≤ i < n'),
+        (['study', study('s5.yaml'), '--external', 'nick', '--dry-run'], "--external takes NAME=ROOT, got 'nick'"),
+        (['study', study('s6.yaml'), '--external', f'nick={tmp / "none"}', '--dry-run'], 'none: not a folder'),
         (['pretrain', '--data', syn, '--out', tmp / 'p', '--epochs', '0'], '--epochs: an integer ≥ 1 expected, got 0'),
         (['pretrain', '--data', syn, '--out', tmp / 'p', '--batch-size', '1'], '--batch-size: an integer in [2, 65536] expected, got 1'),
         (['pretrain', '--data', syn, '--out', tmp / 'p', '--image-size', '0'], '--image-size: an integer in [8, 2048] expected, got 0'),
@@ -166,6 +168,9 @@ def bad_args(syn, tmp):
         (['pretrain', '--data', syn, '--out', tmp / 'afile', '--backbone', 'smallcnn', '--image-size', '32'], 'exists and is not a folder'),
         (['report', tmp / 'r', '--n-boot', '-1'], 'argument --n-boot: an integer ≥ 1 expected, got -1'),
         (['evaluate', tmp / 'r', '--out', tmp / 'afile'], 'is a file'),
+        (['predict', tmp / 'r', '--data', syn], 'run directory'),
+        (['predict', tmp / 'r', '--data', syn, '--tta', '-1'], 'argument --tta: an integer in [0, 1000] expected, got -1'),
+        (['predict', tmp / 'r', '--data', syn, '--gradcam', 'x'], "argument --gradcam: an integer in [0, 1000] expected, got 'x'"),
         (['demo', '--image-size', '0'], 'argument --image-size: an integer in [32, 2048] expected, got 0'),
         (['demo', '--size', '0'], 'argument --image-size: an integer in [32, 2048] expected, got 0'),   # the previous release's spelling
         (['demo', '--epochs-scale', 'nan'], "argument --epochs-scale: a number in (0, 100] expected, got 'nan'"),
@@ -178,7 +183,7 @@ def test_every_bad_argument_is_one_line_and_exit_2(syn, tmp_path):
         assert rc == 2, (argv, rc, out[-500:], err[-500:])
         assert says in err and 'Traceback' not in err and len(err.strip().splitlines()) == 1, (argv, err)
         seen.add(argv[0])
-    assert seen == {'scan', 'audit', 'run', 'study', 'pretrain', 'report', 'evaluate', 'demo'}
+    assert seen == {'scan', 'audit', 'run', 'study', 'pretrain', 'report', 'evaluate', 'predict', 'demo'}
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == []                # no run, study or .partial folder was made
 
 def test_bad_argument_through_the_console_script(syn, tmp_path):

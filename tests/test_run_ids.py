@@ -1,7 +1,7 @@
 "Run ids must not change: a study finds its finished runs by them, so a change to the config classes that renamed them would redo every run"
 import pytest
 from radtl.runconfig import RunConfig
-from radtl.study import preset_study, PRESETS
+from radtl.study import preset_study, PRESETS, EXTERNAL_PRESETS
 
 D = dict(roots=['/data/brain'])
 CASES = {
@@ -177,8 +177,13 @@ PRESET_IDS = {
         "densenet121-simclr-linear-eval-s2-6c77303f"
     ]
 }
+# the external-validation presets (issue 20): the brain-mri-pretraining grid of the two DenseNets, the same ids on the same data
+PRESET_IDS['brain-mri-external'] = PRESET_IDS['brain-mri-external-reverse'] = [
+    "densenet121-imagenet-two-phase-s0-004d4c90", "densenet121-imagenet-two-phase-s1-9ccac819", "densenet121-imagenet-two-phase-s2-7fc217fd",
+    "densenet121-radimagenet-two-phase-s0-623bcb42", "densenet121-radimagenet-two-phase-s1-d721893f", "densenet121-radimagenet-two-phase-s2-7b4d86b1"]
 
 @pytest.mark.parametrize('preset', sorted(PRESETS))
 def test_preset_run_ids_are_pinned(preset, tmp_path):
-    st = preset_study(preset, data=['/data/brain'], out=tmp_path / 'st', intermediate=['/data/inter'])
+    external = {EXTERNAL_PRESETS[preset][1]: ['/data/other']} if preset in EXTERNAL_PRESETS else None
+    st = preset_study(preset, data=['/data/brain'], out=tmp_path / 'st', intermediate=['/data/inter'], external=external)
     assert [c.run_id for c in st.runs()] == PRESET_IDS[preset]
