@@ -98,6 +98,10 @@ def _waiting_lock(path:Path, timeout_s:float=300):
 
 def _folder_key(p)->str: return stable_hash(str(Path(p).resolve()))
 
+def _artifacts_beside(uri:str)->str|None:
+    "For a SQLite store a user names, the artifact folder beside its file (MLflow's default would be ./mlruns); a server keeps its own"
+    return str(Path(uri[len('sqlite:///'):]).parent / 'mlartifacts') if uri.startswith('sqlite:///') else None
+
 class Tracker:
     "MLflow tracking of radtl runs: one MLflow run per radtl run, children of a study's run; a failure warns once and tracking stops"
     def __init__(self, cfg:TrackingConfig, # backend, server or store, experiment
@@ -106,7 +110,7 @@ class Tracker:
                  n_boot:int=1000, # bootstrap resamples of the final metrics' CIs
                  verbose:int=PROGRESS):
         self.cfg, self.folder, self.n_boot, self.verbose = cfg, Path(folder), n_boot, verbose
-        self.uri, self.artifacts = (cfg.uri, None) if cfg.uri else local_store(folder)
+        self.uri, self.artifacts = (cfg.uri, _artifacts_beside(cfg.uri)) if cfg.uri else local_store(folder)
         self.experiment = cfg.experiment or experiment
         self.client = self.experiment_id = self.parent = self.study = None
         self.failed, self._steps, self._logged = False, {}, set()
@@ -235,8 +239,9 @@ def _finish_run(self:Tracker, mlrun:str, d:Path):
     with tempfile.TemporaryDirectory() as tmp:
         ev = evaluate_runs([d], tmp, n_boot=self.n_boot)
         ms = {f'test_{r.metric}{s}': v for r in ev['metrics_long'].itertuples() for s, v in (('', r.value), ('_lo', r.lo), ('_hi', r.hi))}
-        scalars = json.loads((d / 'metrics.json').read_text())
-        ms.update({k: v for k, v in scalars.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and f'test_{k}' not in ms})
+        epoch_keys = set(read_csv(d / 'history.csv').columns) if (d / 'history.csv').exists() else set()
+        for k, v in json.loads((d / 'metrics.json').read_text()).items():   # val metrics of the final model, epochs, time
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and f'test_{k}' not in ms: ms[f'final_{k}' if k in epoch_keys else k] = v
         self.client.log_batch(mlrun, metrics=[Metric(_key(k), float(v), now, step) for k, v in ms.items() if v is not None])
         for f in ev['files'].values():
             if Path(f).suffix == '.png' and Path(f).parent.name == cfg.get('run_id', d.name): self.client.log_artifact(mlrun, str(f), 'figures')

@@ -64,3 +64,21 @@ def test_slurm_without_sbatch_or_submitit_is_a_clear_error(syn, tmp_path, monkey
     rc, out, err = radtl_in_process('study', f, '--launch', 'local', '--array', 2)
     assert rc == 2 and 'pip install "radtl[slurm]"' in err
     assert not (tmp_path / 'out').exists()
+
+def test_a_shard_leaves_a_report_another_wrote_after_the_last_run(tmp_path):
+    "Two shards ending together both find the grid settled: the one that gets the report lock second does not write it again"
+    import os, time
+    from fake_runs import fake_run
+    from radtl.study import _report_is_current
+    st = load_study(dict(name='s', out=str(tmp_path / 'out'), data=dict(roots=[str(tmp_path)], image_size=32), models=['smallcnn'],
+                         recipes=['linear-eval'], seeds=[0, 1]))
+    cfgs = st.runs()
+    for c in cfgs: fake_run(st.run_dir(c))
+    started = time.time() - 60   # this shard started before the runs ended
+    assert not _report_is_current(st, cfgs, started)               # no report yet: write it
+    (st.out / 'report.md').write_text('# report\n')
+    assert _report_is_current(st, cfgs, started)                   # another shard wrote it after every run ended: leave it
+    assert not _report_is_current(st, cfgs, time.time() + 60)      # a later invocation writes it again
+    later = time.time() + 120
+    os.utime(st.run_dir(cfgs[0]) / 'metrics.json', (later, later))
+    assert not _report_is_current(st, cfgs, started)               # a run ended after the report: write it again

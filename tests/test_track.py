@@ -84,7 +84,8 @@ def test_study_tracked_on_a_server(syn, tmp_path, mlflow_server):
         assert set(h.phase) == {1, 2}
         m = r.data.metrics
         assert m['test_accuracy_lo'] <= m['test_accuracy'] <= m['test_accuracy_hi']
-        assert m['test_accuracy'] == pytest.approx(json.loads((d / 'metrics.json').read_text())['accuracy'])
+        mj = json.loads((d / 'metrics.json').read_text())
+        assert m['test_accuracy'] == pytest.approx(mj['accuracy']) and m['final_val_accuracy'] == pytest.approx(mj['val_accuracy'])
         top = {a.path for a in c.list_artifacts(r.info.run_id)}
         assert {'model.keras', 'config.yaml', 'history.csv', 'predictions_test.csv', 'figures'} <= top
         assert any(a.path.endswith('confusion.png') for a in c.list_artifacts(r.info.run_id, 'figures'))
@@ -123,7 +124,9 @@ def test_resumed_run_logs_every_epoch_once_in_the_local_store(syn, tmp_path, cap
 
 def test_tracking_failure_is_one_warning_and_the_run_goes_on(syn, tmp_path, capsys):
     cfg = RunConfig(data=dict(roots=[str(syn)], image_size=32), backbone='smallcnn', recipe='linear-eval', epochs_scale=0.02, batch_size=16)
-    tr = Tracker(TrackingConfig(uri=f'sqlite:///{tmp_path}/no/such/folder/mlflow.db'), tmp_path, verbose=0).connect()
+    (tmp_path / 'a-file').write_text('')   # a store under a file cannot be created
+    tr = Tracker(TrackingConfig(uri=f'sqlite:///{tmp_path}/a-file/mlflow.db'), tmp_path, verbose=0).connect()
+    assert tr.failed
     m = run(cfg, tmp_path / 'run', verbose=0, tracker=tr)
     assert 'accuracy' in m and (tmp_path / 'run' / 'metrics.json').is_file()
     warnings = [l for l in capsys.readouterr().err.splitlines() if 'radtl: warning: tracking failed' in l]
