@@ -239,6 +239,35 @@ def _run_weights(args)->int:
                           everything=getattr(args, 'all', False)))
     return 0
 
+# %% ../nbs/09_cli.ipynb #af822100
+_TRACK_CHOICES = ('mlflow', 'none')
+
+def _tracking_args(p):
+    p.add_argument('--track', metavar='BACKEND', choices=_TRACK_CHOICES,
+                   help=_one_of("log every run to this tracker (pip install \"radtl[mlflow]\"); 'none': off, also for a "
+                                "study file's tracking:", _TRACK_CHOICES))
+    p.add_argument('--tracking-uri', metavar='URI',
+                   help='with --track: the tracking server (http://host:5000) or store URI; default: a SQLite store in the '
+                        'output folder')
+
+def _tracking_flags(args, study_tracking:dict|None=None):
+    "The `TrackingConfig` of --track and --tracking-uri over a study's `tracking:` (None: off), its backend checked installed"
+    from radtl.track import require_backend, tracking_config   # no MLflow import: it is only looked for
+    if args.track == 'none':
+        if args.tracking_uri: raise RadtlError('--tracking-uri: not with --track none')
+        return None
+    d = dict(study_tracking or {}, **({'backend': args.track} if args.track else {}))
+    if args.tracking_uri:
+        if not d: raise RadtlError("--tracking-uri: give --track mlflow too (or tracking: in the study file)")
+        d['uri'] = args.tracking_uri
+    return require_backend(tracking_config(d or None, '--track'))
+
+def _run_tracker(tc, out, verbose:int):
+    "The connected tracker of `radtl run --track` (None when not tracked): its store beside the run folder"
+    if tc is None: return None
+    from radtl.track import Tracker   # imports MLflow only when it connects
+    return Tracker(tc, Path(out).resolve().parent, verbose=verbose).connect()
+
 # %% ../nbs/09_cli.ipynb #e3059765
 _RUN_FLAGS = ('backbone', 'weights', 'recipe', 'seed', 'batch_size', 'epochs_scale', 'n_unfrozen', 'preprocessing')
 _DATA_FLAGS = ('image_size', 'fraction', 'resize')
@@ -271,6 +300,7 @@ def run_cmd(p):
     _weights_dir_arg(p)
     p.add_argument('--deterministic', action='store_true',
                    help='deterministic ops: bit-identical reruns and resumes, somewhat slower')
+    _tracking_args(p)
     _verbosity_args(p)
     return _run_run
 
@@ -297,7 +327,7 @@ def _run_run(args)->int:
     cfg = RunConfig.from_dict(_run_config(args))
     _require_folders(data=args.data, intermediate=args.intermediate)
     _check_patient_flags(args)
-    m = run(cfg, args.out, verbose=_verbosity(args))
+    m = run(cfg, args.out, verbose=_verbosity(args), tracker=_run_tracker(_tracking_flags(args), args.out, _verbosity(args)))
     print(printable(f"{args.out}: accuracy {m.get('accuracy', float('nan')):.4f}, balanced accuracy {m.get('balanced_accuracy', float('nan')):.4f}, "
                     f"macro AUC {m.get('auc_macro', float('nan')):.4f}; {left_out_line(m.get('files_left_out') or {})}"))
     return 0
@@ -345,6 +375,61 @@ def _run_pretrain(args)->int:
                     f"(data hash {s['data_hash']}). Use it as --weights {f}, or as weights: {cfg.source} with {args.out} in $RADTL_WEIGHTS"))
     return 0
 
+# %% ../nbs/09_cli.ipynb #0c4a8c09
+def _launch_args(p):
+    from radtl.launch import LAUNCHERS   # no submitit import: it is only looked for
+    p.add_argument('--launch', metavar='WHERE', choices=LAUNCHERS,
+                   help=_one_of('submit the shards as jobs through submitit (pip install "radtl[slurm]"): a SLURM job array, '
+                                'or processes on this machine (waited for)', LAUNCHERS))
+    p.add_argument('--array', metavar='N', type=flag_type(int, ge=1, le=10000),
+                   help='with --launch: the number of shards, one job (array task) each')
+    p.add_argument('--partition', metavar='P', help='with --launch slurm: the SLURM partition')
+    p.add_argument('--gpus', metavar='G', type=flag_type(int, ge=0, le=64),
+                   help='with --launch: GPUs per job (default 0: CPU only; SLURM --gpus-per-node)')
+    p.add_argument('--time', metavar='T', help="with --launch slurm: each job's time limit (minutes, H:MM:SS or D-HH:MM; default 1 day)")
+
+def _launch_params(args)->dict|None:
+    "The submitit parameters of --launch and its flags (None: no launch), refusing what cannot work before any work"
+    from radtl.launch import check_launch
+    if not args.launch:
+        if given := [f for f in ('array', 'partition', 'gpus', 'time') if getattr(args, f) is not None]:
+            raise RadtlError(f'--{given[0]}: only with --launch local or --launch slurm')
+        return None
+    if args.shard != '0/1': raise RadtlError('--shard: not with --launch (each job runs its own shard)')
+    if args.dry_run or args.print: raise RadtlError('--launch: not with --dry-run or --print (run those without it)')
+    return check_launch(args.launch, args.array, args.partition, args.gpus, args.time)
+
+def _shard_argv(args, st)->list:
+    "The `radtl study` arguments every job runs (it adds --shard): the same study and output folder, as absolute paths"
+    a = ['study', str(Path(args.file).resolve())] if args.file else ['study', '--preset', args.preset]
+    for flag in ('data', 'intermediate'):
+        for r in getattr(args, flag) or []: a += [f'--{flag}', str(Path(r).resolve())]
+    a += ['--out', str(Path(st.out).resolve()), '--n-boot', str(args.n_boot)]
+    if args.only: a += ['--only', args.only]
+    if args.no_report: a.append('--no-report')
+    for flag in ('track', 'tracking_uri'):
+        if getattr(args, flag): a += ['--' + flag.replace('_', '-'), getattr(args, flag)]
+    return a + (['--quiet'] if args.quiet else ['--verbose'] if args.verbose else [])
+
+def _launch(args, st, params:dict)->int:
+    "Submit the study's shards; for local jobs wait for them and return the worst exit status"
+    from radtl.launch import launch_shards
+    folder = Path(st.out).resolve() / 'launch'
+    jobs = launch_shards(main, _shard_argv(args, st), args.array, args.launch, folder, params)
+    print(f"study {st.name}: {len(jobs)} {args.launch} jobs submitted: {' '.join(str(j.job_id) for j in jobs)}; logs in {folder}", flush=True)
+    if args.launch == 'slurm':
+        print(f"follow them with squeue --job {str(jobs[0].job_id).split('_')[0]}; the job that ends last writes {st.out / 'report.md'}")
+        return 0
+    codes = []
+    for j in jobs:
+        try: codes.append(int(j.result()))
+        except Exception as e:
+            codes.append(1)
+            print(printable(f'job {j.job_id} failed: ' + ' '.join(str(e).split())[:300]), file=sys.stderr)
+        print(f'job {j.job_id}: exit status {codes[-1]}', flush=True)
+    if (st.out / 'report.md').exists(): print(f"report: {st.out / 'report.md'}")
+    return max(codes)
+
 # %% ../nbs/09_cli.ipynb #5d853765
 @command('study', 'run a study file or preset: the grid of runs not yet done, then the report')
 def study_cmd(p):
@@ -364,6 +449,8 @@ def study_cmd(p):
     p.add_argument('--print', action='store_true', help='print the study (YAML) and exit')
     p.add_argument('--no-report', action='store_true', help='do not write the report at the end')
     p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help="bootstrap resamples of the report's CIs")
+    _tracking_args(p)
+    _launch_args(p)
     _verbosity_args(p)
     return _run_study
 
@@ -402,11 +489,13 @@ def _print_dry_run(st, res:dict, args):
 def _run_study(args)->int:
     from radtl.study import run_study   # imports Keras: see `radtl weights`
     st = _load_study(args)
+    tracking, launch = _tracking_flags(args, st.tracking), _launch_params(args)   # both checked before any work
+    if launch is not None: return _launch(args, st, launch)
     if args.print:
         print(yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False))
         return 0
     res = run_study(st, shard=args.shard, only=args.only, dry_run=args.dry_run, report=not args.no_report, n_boot=args.n_boot,
-                    verbose=_verbosity(args))
+                    verbose=_verbosity(args), tracking=tracking or 'none')
     if args.dry_run:
         _print_dry_run(st, res, args)
         return 0

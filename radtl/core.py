@@ -85,6 +85,9 @@ def printable(text)->str:
     try: return s.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
     except UnicodeEncodeError: return s.encode('utf-8', 'backslashreplace').decode('utf-8')
 
+# %% ../nbs/00_core.ipynb #ae8b9cf4
+pd.set_option('mode.string_storage', 'python')   # file names of any bytes survive DataFrames, with or without pyarrow
+
 # %% ../nbs/00_core.ipynb #ce8420e5
 @contextlib.contextmanager
 def atomic_path(path):

@@ -19,6 +19,7 @@ from .registry import get_backbone
 from .weights import default_search_dirs, resolve_weights, weights_found
 from .dataset import DataConfig, prepare_data
 from .runconfig import RunConfig, check_model
+from .track import Tracker, TrackingConfig, require_backend, tracking_config
 from .train import run
 from .report import write_report
 from .predict import ExternalConfig, external_validation
@@ -29,7 +30,7 @@ __all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'RUN_KEYS', 'PRESETS', 'EXTERNAL_PRESETS'
            'find_kaggle_data', 'preset_study', 'demo_study']
 
 # %% ../nbs/07_study.ipynb #f5284692
-STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate', 'external')
+STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate', 'external', 'tracking')
 MODEL_KEYS = ('backbone', 'weights', 'preprocessing')
 RUN_KEYS = ('batch_size', 'epochs_scale', 'augment', 'n_unfrozen', 'weights_dirs', 'deterministic', 'mixed_precision',
             'jit_compile', 'distribute')
@@ -109,6 +110,7 @@ class Study:
     description: str = ''
     note: str = ''                  # printed at the top of the report (e.g. 'random initialisation …')
     external: dict = field(default_factory=dict)  # name → `radtl.predict.ExternalConfig`: every run is also evaluated there
+    tracking: dict|None = None      # `radtl.track.TrackingConfig` fields; None: not tracked (never part of a run id)
 
     def runs(self)->list:
         "Every RunConfig of the grid, sorted by run id (each id once)"
@@ -129,8 +131,15 @@ class Study:
     def to_dict(self)->dict:
         return dict(name=self.name, description=self.description, note=self.note, out=str(self.out), data=self.data,
                     models=[dict(backbone=b, weights=w, preprocessing=p) for b, w, p in self.models], recipes=self.recipes,
-                    seeds=self.seeds, run=self.run, intermediate=self.intermediate,
+                    seeds=self.seeds, run=self.run, intermediate=self.intermediate, tracking=self.tracking,
                     external={k: asdict(v) for k, v in self.external.items()})
+
+
+# %% ../nbs/07_study.ipynb #5d6edc99
+def _tracking_dict(v)->dict|None:
+    "A study file's `tracking:` value, checked (`radtl.track.tracking_config`), as the mapping `Study.tracking` keeps"
+    tc = tracking_config(v)
+    return None if tc is None else asdict(tc)
 
 # %% ../nbs/07_study.ipynb #8fbf5aa8
 def _seeds(v)->list:
@@ -190,7 +199,8 @@ def load_study(src, # a YAML file, YAML text or a dict
                data=_data_section(d['data'], 'data', base), models=_models(d['models'], base),
                recipes=_recipes(d.get('recipes', 'two-phase')), seeds=_seeds(d.get('seeds', [0])), run=run,
                intermediate=None, description=str(d.get('description') or ''), note=str(d.get('note') or ''),
-               external=_external_sources(d.get('external'), base))
+               external=_external_sources(d.get('external'), base),
+               tracking=_tracking_dict(d.get('tracking')))
     if d.get('intermediate'):
         inter = _data_section(d['intermediate'], 'intermediate', base)
         if inter.pop('fractions') != [1.0]: raise RadtlError('intermediate: fractions apply to the target data only')
@@ -296,7 +306,7 @@ def _prepared(cache:dict, dc, cache_dir):
     return cache[k]
 
 # %% ../nbs/07_study.ipynb #c79147b1
-def _run_one(study, cfg, prepared, cache_dir, verbose)->str:
+def _run_one(study, cfg, prepared, cache_dir, verbose, tracker=None)->str:
     "Train `cfg` under its lock: 'done', 'failed' or 'running' (held elsewhere)"
     d = study.run_dir(cfg)
     failed = d.with_name(d.name + '.failed.json')
@@ -306,7 +316,7 @@ def _run_one(study, cfg, prepared, cache_dir, verbose)->str:
         if (d / 'metrics.json').exists(): return 'done'
         data = _prepared(prepared, cfg.data, cache_dir)
         inter = _prepared(prepared, cfg.intermediate, cache_dir) if cfg.recipe_obj.uses_intermediate else None
-        run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False)   # this process holds the lock
+        run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False, tracker=tracker)   # this process holds the lock
         failed.unlink(missing_ok=True)
         return 'done'
     except Exception as e:
@@ -342,6 +352,22 @@ def _run_external(st:Study, cfgs:list, cache_dir, n_boot:int, verbose:int)->list
             if _external_one(st, cfg, name, src, cache_dir, n_boot, verbose) == 'failed': failed.append(f'{cfg.run_id} on {name}')
     return failed
 
+# %% ../nbs/07_study.ipynb #e60e0fb5
+def _tracker(st:Study, cfgs:list, table, tc:TrackingConfig|None, n_boot:int, verbose:int)->Tracker|None:
+    "The connected tracker of `st` (None when not tracked), with the selected runs finished before it logged once"
+    if tc is None: return None
+    tracker = Tracker(tc, st.out, st.name, n_boot=n_boot, verbose=verbose).connect(st)
+    for c, s in zip(cfgs, table.status):
+        if s == 'done': tracker.track_finished(c, st.run_dir(c))
+    return tracker
+
+def _report_is_current(st:Study, cfgs:list, since:float)->bool:
+    "Whether report.md was written after `since` (this process's start) and after every run of `cfgs` ended: another shard wrote it"
+    rep = st.out / 'report.md'
+    if not rep.exists(): return False
+    ends = [p.stat().st_mtime for c in cfgs for p in (st.run_dir(c) / 'metrics.json', st.run_dir(c).with_name(c.run_id + '.failed.json')) if p.exists()]
+    return rep.stat().st_mtime >= max([since, *ends])
+
 # %% ../nbs/07_study.ipynb #dbad12ad
 def run_study(study, # a `Study`, or what `load_study` reads
               shard=(0, 1), # (i, n) or 'i/n': this process's share of the grid
@@ -350,9 +376,11 @@ def run_study(study, # a `Study`, or what `load_study` reads
               cache_dir=None, # radtl cache folder (default: $RADTL_CACHE or ~/.cache/radtl)
               report:bool=True, # write the report when the whole grid is settled
               n_boot:int=1000, # bootstrap resamples of the report's CIs
-              verbose:int=PROGRESS)->dict: # `radtl.core`'s scale: QUIET, PROGRESS, EPOCHS or BATCHES
+              verbose:int=PROGRESS, # `radtl.core`'s scale: QUIET, PROGRESS, EPOCHS or BATCHES
+              tracking=None)->dict: # a `TrackingConfig`, backend name or mapping replacing the study's `tracking:` ('none': off)
     "Run the selected runs of `study` that are not done; returns counts, the table and `exit_status`"
-    st = study if isinstance(study, Study) else load_study(study)
+    st, t0 = study if isinstance(study, Study) else load_study(study), time.time()
+    tc = require_backend(tracking_config(st.tracking if tracking is None else tracking))
     allcfg = st.runs()
     cfgs = select_runs(allcfg, shard, only)
     table = study_table(st, cfgs)
@@ -362,12 +390,13 @@ def run_study(study, # a `Study`, or what `load_study` reads
     write_text_atomic(st.out / 'study.yaml', yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False))
     try: say(verbose, _files_line(st, json.loads(write_audit(st, cache_dir).read_text())))
     except Exception as e: say(verbose, f'audit failed ({type(e).__name__}: {e}); the runs will fail the same way')
+    tracker = _tracker(st, cfgs, table, tc, n_boot, verbose)
     prepared, todo = {}, [c for c, s in zip(cfgs, table.status) if s != 'done']
     say(verbose, f"study {st.name}: {len(allcfg)} runs; this process: {len(cfgs)} selected, {len(cfgs) - len(todo)} already done, "
                  f"{len(todo)} to run")
     for k, cfg in enumerate(todo, 1):
         say(verbose, f'[{k}/{len(todo)}] {cfg.run_id}')
-        s = _run_one(st, cfg, prepared, cache_dir, verbose)
+        s = _run_one(st, cfg, prepared, cache_dir, verbose, tracker)
         (res['ran'] if s == 'done' else res['failed'] if s == 'failed' else res['skipped']).append(cfg.run_id)
         if s == 'running': say(verbose, f'{cfg.run_id}: another process holds its lock, skipped')
     res['external_failed'] = _run_external(st, cfgs, cache_dir, n_boot, verbose)
@@ -376,8 +405,10 @@ def run_study(study, # a `Study`, or what `load_study` reads
     left = [s for s in study_table(st, allcfg).status if s in ('todo', 'partial', 'running')]
     if report and not left:
         with RunLock(st.out / 'report.lock') as lock:   # two shards ending together: one writes the report
-            if lock.acquire(): res['report'] = write_report(st.out, n_boot=n_boot, verbose=verbose)
-            else: say(verbose, 'another process is writing the report')
+            if not lock.acquire(): say(verbose, 'another process is writing the report')
+            elif _report_is_current(st, allcfg, t0): say(verbose, f'the report is up to date: another shard wrote it after the last run ended ({st.out / "report.md"})')
+            else: res['report'] = write_report(st.out, n_boot=n_boot, verbose=verbose)
+        if tracker and res['report']: tracker.finish_study(st.out)
     elif report: say(verbose, f'{len(left)} runs of the study are not finished yet (other shards?); the report is written when the last one '
                               f'ends (or run radtl report {st.out})')
     return res

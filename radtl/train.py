@@ -61,7 +61,8 @@ def _loss(label_smoothing:float, n_classes:int):
 def fit_phase(model, phase:Phase, number:int, # the phase and its number in the recipe (1-based)
               train:CacheBatches, val:CacheBatches, work:Path, # batches, and the run's work folder
               first_epoch:int, max_epochs:int, # the global epoch the phase starts at, and its most epochs
-              loss, jit_compile=False, verbose:int=0)->int: # verbose: radtl's scale (`radtl.core.PROGRESS`, ...)
+              loss, jit_compile=False, verbose:int=0, # verbose: radtl's scale (`radtl.core.PROGRESS`, ...)
+              callbacks=())->int: # more Keras callbacks, called after the epoch's backup (tracking: `radtl.track`)
     "Train `phase` from `first_epoch` for up to `max_epochs`, resuming from its backup; returns the next free epoch number"
     model.compile(_optimizer(phase, len(train), max_epochs), loss, metrics=['accuracy'], jit_compile=jit_compile)
     backup, history = _phase_backup(work, number, verbose), work / 'history.csv'
@@ -77,7 +78,8 @@ def fit_phase(model, phase:Phase, number:int, # the phase and its number in the 
                ResumableCheckpoint(best_file, earlier, monitor=phase.monitor, mode=mode)]
         if phase.patience is not None:
             cbs.append(ResumableEarlyStopping(earlier, monitor=phase.monitor, mode=mode, patience=phase.patience))
-        cbs.append(backup)   # last: an epoch is backed up only after it is logged and checkpointed
+        cbs.append(backup)   # an epoch is backed up only after it is logged and checkpointed
+        cbs.extend(callbacks)   # they see only epochs a resume keeps (backed up)
         # shuffle=False: the batches shuffle themselves, seeded by the epoch; Keras would also shuffle their order
         # with Python's global `random`, which a resumed process does not share
         model.fit(train, validation_data=val, epochs=first_epoch + max_epochs, initial_epoch=start, callbacks=cbs,
@@ -180,15 +182,15 @@ class Stages:
 
 # %% ../nbs/04f_train.ipynb #c8e572e1
 def train_phases(cfg:RunConfig, data:PreparedData, intermediate:PreparedData|None, work:Path, gpu:bool, verbose:int,
-                 on_build=None):
-    "Run every phase not yet completed (`on_build` sees the first model built); returns the final model"
+                 on_build=None, callbacks=()):
+    "Run every phase not yet completed (`on_build` sees the first model built; `callbacks` join every fit); returns the final model"
     phases, stages, jit = cfg.recipe_obj.phases, Stages(cfg, data, intermediate, work, on_build), enabled(cfg.jit_compile, gpu)
     progress = Progress.load(work)
     for number, phase in enumerate(phases, start=1):
         if number <= progress.completed: continue
         model, t0 = stages.model_for(number, after=number - 1), time.perf_counter()
         set_trainable(model, phase, cfg.recipe_obj.n_unfrozen)
-        next_epoch = _fit(model, phase, number, stages.data_of(number), cfg, work, progress.offset, jit, verbose)
+        next_epoch = _fit(model, phase, number, stages.data_of(number), cfg, work, progress.offset, jit, verbose, callbacks)
         save_weights_atomic(model, work / f'phase{number}.weights.h5')
         save_weights_atomic(base_of(model), work / f'phase{number}.base.weights.h5')
         progress = Progress(completed=number, offset=next_epoch)
@@ -204,7 +206,8 @@ def _phase_line(work:Path, number:int, phase:Phase, seconds:float)->str:
     return (f'phase {number} ({phase.name}: {phase.trainable}, lr {phase.lr:g}): {len(hp)} epochs, '
             f'best {phase.monitor} {best:.4f}, {seconds:.0f} s')
 
-def _fit(model, phase:Phase, number:int, d:PreparedData, cfg:RunConfig, work:Path, first_epoch:int, jit:bool, verbose:int)->int:
+def _fit(model, phase:Phase, number:int, d:PreparedData, cfg:RunConfig, work:Path, first_epoch:int, jit:bool, verbose:int,
+         callbacks=())->int:
     "Fit phase `number` of `model` on `d`, on cached frozen-base features when the recipe allows it; returns the next free epoch"
     recipe, train_rows = cfg.recipe_obj, d.subsets['train']
     class_weight = class_weights(d.cache.labels[train_rows], range(len(d.classes))) if recipe.class_weights else None
@@ -217,7 +220,7 @@ def _fit(model, phase:Phase, number:int, d:PreparedData, cfg:RunConfig, work:Pat
     train = CacheBatches(images, train_rows, cfg.batch_size, shuffle=True, seed=cfg.seed, class_weight=class_weight)
     val = CacheBatches(images, d.subsets['val'], cfg.batch_size)
     return fit_phase(fit_model, phase, number, train, val, work, first_epoch, phase.scaled_epochs(cfg.epochs_scale),
-                     _loss(recipe.label_smoothing, len(d.classes)), jit, verbose)
+                     _loss(recipe.label_smoothing, len(d.classes)), jit, verbose, callbacks)
 
 # %% ../nbs/04f_train.ipynb #d8769231
 def _resolved_config(cfg:RunConfig, data:PreparedData, intermediate:PreparedData|None, info, gpu:bool)->dict:
@@ -291,8 +294,9 @@ def _data_line(summary:dict)->str:
     f = summary.get('files') or {}
     return f"{f.get('n')} files, {f.get('usable')} usable labelled images; {left_out_line(f.get('left_out') or {})}"
 
-def _finished(out:Path, verbose:int)->dict:
+def _finished(out:Path, verbose:int, cfg:RunConfig, tracker=None)->dict:
     say(verbose, f'{out}: already finished, nothing to do')
+    if tracker is not None: tracker.track_finished(cfg, out)   # once: a run MLflow holds already is left as it is
     return json.loads((out / 'metrics.json').read_text())
 
 def _tidy(work:Path):
@@ -307,19 +311,20 @@ def run(config, # a `RunConfig` or its dict form
         intermediate:PreparedData|None=None, # prepared intermediate data (double fine-tuning)
         cache_dir=None, # radtl cache folder (default: $RADTL_CACHE or ~/.cache/radtl)
         verbose:int=PROGRESS, # `radtl.core`'s scale: QUIET, PROGRESS, EPOCHS or BATCHES
-        lock:bool=True)->dict: # take `<out>.lock` (False: the caller holds it, as a study does)
+        lock:bool=True, # take `<out>.lock` (False: the caller holds it, as a study does)
+        tracker=None)->dict: # a connected `radtl.track.Tracker` logging the run (None: not tracked)
     "Train one run into `out` (resuming it if interrupted; nothing to do if finished); returns its metrics"
     cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
     out = Path(out)
     _check_out(out)
-    if (out / 'metrics.json').exists(): return _finished(out, verbose)
+    if (out / 'metrics.json').exists(): return _finished(out, verbose, cfg, tracker)
     _check_inputs(cfg)
     with claimed_folder(out, lock) as work:
-        if (out / 'metrics.json').exists(): return _finished(out, verbose)   # finished by another process meanwhile
+        if (out / 'metrics.json').exists(): return _finished(out, verbose, cfg, tracker)   # finished by another process meanwhile
         if (work / 'metrics.json').exists():   # killed after its last write (metrics.json), before the rename
             _tidy(work)
             os.replace(work, out)
-            return _finished(out, verbose)
+            return _finished(out, verbose, cfg, tracker)
         if work.exists(): say(verbose, f'{out}: resuming from {work} (phases done: {Progress.load(work).completed})')
         data = data or prepare_data(cfg.data, cache_dir)
         inter = intermediate or (prepare_data(cfg.intermediate, cache_dir) if cfg.recipe_obj.uses_intermediate else None)
@@ -327,13 +332,19 @@ def run(config, # a `RunConfig` or its dict form
         if not len(data.subsets['train']) or not len(data.subsets['val']):
             raise RadtlError(f'{out}: the split left no training or no validation images')
         work.mkdir(parents=True, exist_ok=True)
-        gpu = has_gpu()
-        with device_scope(cfg.mixed_precision, cfg.distribute, gpu):
-            model = train_phases(cfg, data, inter, work, gpu, verbose,
-                                 on_build=lambda model: _write_config(work, cfg, data, inter, model, gpu))
-            m = _finish(model, cfg, data, work)
+        gpu, mlrun = has_gpu(), tracker.start_run(cfg, out) if tracker is not None else None
+        try:
+            with device_scope(cfg.mixed_precision, cfg.distribute, gpu):
+                model = train_phases(cfg, data, inter, work, gpu, verbose,
+                                     on_build=lambda model: _write_config(work, cfg, data, inter, model, gpu),
+                                     callbacks=tracker.run_callbacks(mlrun, work / 'history.csv') if mlrun else ())
+                m = _finish(model, cfg, data, work)
+        except BaseException as e:
+            if mlrun: tracker.fail_run(mlrun, e)
+            raise
         _tidy(work)   # a kill right after a phase's state was saved leaves its backup
         os.replace(work, out)
+    if mlrun: tracker.finish_run(mlrun, out)
     say(verbose, f"{out.name}: test accuracy {m.get('accuracy', float('nan')):.4f}, macro AUC {m.get('auc_macro', float('nan')):.4f}, "
                  f"{m['epochs']} epochs, {m['train_time_s']:.0f} s")
     return m
