@@ -503,10 +503,11 @@ def _conditions_md(study_dir:Path, t:dict, order:list, figure:Path|None)->list:
 PRECISION_NOTE = ('Precision, recall and F1 are macro averages over the classes; a class the model never predicts has no precision and '
                   'is left out of the macro precision (scikit-learn\'s `zero_division=np.nan`; its default, 0, would count it as 0).')
 
-def _condition_order(st:dict, results:pd.DataFrame)->list:
-    "The study's conditions in its file's order (those with runs), else in order of appearance"
+def _condition_order(st:dict, results:pd.DataFrame, conditions:dict)->list:
+    "The study's conditions in its file's order (those with runs), else in `conditions.csv`'s order (the study's too), else as they come"
     have = [c for c in dict.fromkeys(results.get('condition', pd.Series(dtype=str)).fillna('')) if c]
-    named = [c for c in (st.get('conditions') or {}) if c in have]
+    named = [c for c in [*(st.get('conditions') or {}), *dict.fromkeys(conditions.values())] if c in have]
+    named = list(dict.fromkeys(named))
     return named + [c for c in have if c not in named]
 
 def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
@@ -524,7 +525,7 @@ def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
     ev = evaluate_runs(done, sd / 'evaluation', n_boot=n_boot, labels=labels) if done else dict(metrics=None, comparisons=None, files={})
     results = results_table(done, ev['metrics'], failures, conditions)
     write_text_atomic(sd / 'results.csv', results.to_csv(index=False))
-    order = _condition_order(st, results)
+    order = _condition_order(st, results, conditions)
     files, notes = dict(ev['files']), []
     if gradcam and done:
         firsts = _with_design_columns(results[results.status == 'done']).groupby(list(DESIGN), sort=False, dropna=False).head(1).head(max_designs)

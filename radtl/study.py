@@ -24,8 +24,9 @@ from .report import write_report
 
 # %% auto #0
 __all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'MODEL_ENTRY_KEYS', 'RUN_KEYS', 'CONDITION_KEYS', 'AUDIT_IMAGE_COLUMNS', 'PRESETS',
-           'DEMO_CONDITIONS', 'Study', 'load_study', 'parse_shard', 'select_runs', 'run_status', 'study_table',
-           'design_table', 'audit_files', 'write_audit', 'run_study', 'find_kaggle_data', 'preset_study', 'demo_study']
+           'DEMO_CONDITIONS', 'DEMO_SCRATCH', 'Study', 'load_study', 'parse_shard', 'select_runs', 'run_status',
+           'study_table', 'design_table', 'audit_files', 'write_audit', 'write_study_files', 'run_study',
+           'find_kaggle_data', 'preset_study', 'demo_study']
 
 # %% ../nbs/07_study.ipynb #f5284692
 STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate', 'conditions')
@@ -362,11 +363,14 @@ def _run_one(study, cfg, prepared, cache_dir, verbose)->str:
     finally: lock.release()
 
 # %% ../nbs/07_study.ipynb #dbad12ad
-def _write_study_files(st:Study, cache_dir, verbose:int):
-    "study.yaml, the run → condition table of a study with conditions, and the audits"
+def write_study_files(st:Study, cache_dir=None, verbose:int=PROGRESS):
+    "What the report reads besides the runs: study.yaml, the run → condition table (`conditions.csv`, in the conditions' order) and the audits"
     st.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(st.out / 'study.yaml', yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False))
-    if st.conditions: write_csv_atomic(st.out / 'conditions.csv', pd.DataFrame(list(st.condition_of().items()), columns=['run_id', 'condition']))
+    if st.conditions:
+        rank = {k: i for i, k in enumerate(st.conditions)}
+        rows = sorted(st.condition_of().items(), key=lambda r: (rank[r[1]], r[0]))
+        write_csv_atomic(st.out / 'conditions.csv', pd.DataFrame(rows, columns=['run_id', 'condition']))
     try:
         for cond, (summary, _) in write_audit(st, cache_dir).items(): say(verbose, _files_line(st, json.loads(summary.read_text()), cond))
     except Exception as e: say(verbose, f'audit failed ({type(e).__name__}: {e}); the runs will fail the same way')
@@ -386,7 +390,7 @@ def run_study(study, # a `Study`, or what `load_study` reads
     table = study_table(st, cfgs)
     res = dict(study=st, table=table, ran=[], failed=[], skipped=[], report=None, exit_status=0)
     if dry_run: return res
-    _write_study_files(st, cache_dir, verbose)
+    write_study_files(st, cache_dir, verbose)
     prepared, todo = {}, [c for c, s in zip(cfgs, table.status) if s != 'done']
     say(verbose, f"study {st.name}: {len(allcfg)} runs; this process: {len(cfgs)} selected, {len(cfgs) - len(todo)} already done, "
                  f"{len(todo)} to run")
@@ -571,6 +575,8 @@ def preset_study(name:str, # a key of `PRESETS`
 
 # %% ../nbs/07_study.ipynb #c3265b41
 DEMO_CONDITIONS = {'naive': dict(split='official', clean_test=False), 'leakage-free': dict(split='group')}
+DEMO_SCRATCH = dict(name='from-scratch', init='random', description="the demo's smallcnn: every layer trains from random weights, at 2e-3",
+                    phases=[dict(name='all', trainable='all', lr=2e-3, epochs=300, patience=10)])   # 30 epochs at the demo's epochs scale
 
 def demo_study(root, # the synthetic image folder
                out, # the demo's output folder
@@ -587,7 +593,7 @@ def demo_study(root, # the synthetic image folder
     note = ('the study backbones start from random initialisation (no pretrained weights found: ' + ', '.join(missing) + '); '
             'accuracy near chance is the honest result of a few epochs from random weights; smallcnn, trained from scratch '
             'with every layer learning, is the model that learns here') if missing else ''
-    scratch = dict(backbone='smallcnn', weights='random', recipes=['random-finetune-all'])
+    scratch = dict(backbone='smallcnn', weights='random', recipes=[DEMO_SCRATCH])
     d.update(name='demo', models=[scratch, *models], seeds=list(seeds), note=note, data=dict(roots=[str(root)], image_size=size),
              conditions={'naive': dict(data=DEMO_CONDITIONS['naive'], models=[scratch]), 'leakage-free': dict(data=DEMO_CONDITIONS['leakage-free'])},
              description='radtl demo: scaled-down brain-mri-pretraining on the synthetic brain-MRI set, and how much the planted test leaks inflate accuracy',

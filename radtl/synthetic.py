@@ -176,7 +176,7 @@ def planted_vs_found(root, # the set's image folder (`synthetic_brain_mri`'s ret
     leaked = set(rel.rel[rel.test_leak.astype(bool)])
     rows.append(dict(kind='test images flagged as leaked', planted=int(planted.test.notna().sum()), found=len(leaked & set(planted.test.dropna())),
                      missed=len(set(planted.test.dropna()) - leaked), extra=len(leaked - set(planted.test.dropna()))))
-    return pd.DataFrame(rows, columns=['kind', 'planted', 'found', 'missed', 'extra'])
+    return pd.DataFrame(rows, columns=['kind', 'planted', 'found', 'missed', 'extra']).astype({'extra': 'Int64'})
 
 # %% ../nbs/01a_synthetic.ipynb #a4d0aacd
 def synthetic_patients(out, # folder to write (created)
