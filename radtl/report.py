@@ -433,6 +433,10 @@ def _ci_text(v, lo, hi, signed:bool=False)->str:
 
 def _p_text(p)->str: return f'{p:.3g}' if np.isfinite(p) else '–'
 
+def _in_order(t:pd.DataFrame, order:list)->pd.DataFrame:
+    "`t` with its rows in the conditions' `order` (stable within a condition)"
+    return t.iloc[np.argsort(t.condition.map({c: i for i, c in enumerate(order)}).to_numpy(), kind='stable')].reset_index(drop=True)
+
 CONDITION_TABLES = ('by_condition', 'condition_tests', 'leaks_by_run', 'leaks', 'subgroups_by_run', 'subgroups', 'mode_shortcut')
 
 def condition_analyses(study_dir, results:pd.DataFrame, order:list)->dict:
@@ -440,15 +444,18 @@ def condition_analyses(study_dir, results:pd.DataFrame, order:list)->dict:
     sd = Path(study_dir)
     leaks, subs = leak_table(sd, results), subgroup_table(sd, results)
     t = dict(by_condition=condition_table(results, order), condition_tests=condition_tests(results, order), leaks_by_run=leaks,
-             leaks=over_seeds(leaks, ['condition', 'model', 'kind', 'group']) if len(leaks) else pd.DataFrame(),
-             subgroups_by_run=subs, subgroups=over_seeds(subs, ['condition', 'model', 'by', 'group']) if len(subs) else pd.DataFrame(),
+             leaks=_in_order(over_seeds(leaks, ['condition', 'model', 'kind', 'group']), order) if len(leaks) else pd.DataFrame(),
+             subgroups_by_run=subs, subgroups=_in_order(over_seeds(subs, ['condition', 'model', 'by', 'group']), order) if len(subs) else pd.DataFrame(),
              mode_shortcut=mode_shortcut_table(sd, results, order))
     for k, v in t.items(): write_text_atomic(sd / 'evaluation' / 'conditions' / f'{k}.csv', v.to_csv(index=False))
     return t
 
-def _grey_only(study_dir:Path, order:list)->bool|None:
+def _colour_images(study_dir:Path, order:list)->tuple:
+    "(images with colour content, images) of the study's data, from a condition's per-image table; (None, None) without one"
     f = [study_dir / f'images-{c}.csv' for c in order if (study_dir / f'images-{c}.csv').exists()]
-    return bool(read_csv(f[0], usecols=['grey']).grey.fillna(False).astype(bool).all()) if f else None
+    if not f: return None, None
+    grey = read_csv(f[0], usecols=['grey']).grey.fillna(False).astype(bool)
+    return int((~grey).sum()), len(grey)
 
 # %% ../nbs/07a_report.ipynb #e62c4a16
 def _conditions_md(study_dir:Path, t:dict, order:list, figure:Path|None)->list:
@@ -484,12 +491,13 @@ def _conditions_md(study_dir:Path, t:dict, order:list, figure:Path|None)->list:
                'mean over seeds [95 % CI]; the images in brackets.', '', _md(show), '']
     ms = t['mode_shortcut']
     if len(ms):
-        grey = _grey_only(study_dir, order)
+        n_colour, n = _colour_images(study_dir, order)
         see = ('Every image here has grey content, so the cache holds one channel (the model tiles it to RGB): the model sees the '
-               'grey pixels and never the file\'s colour mode (RGB or L JPEG). What it can see are the mode\'s correlates: the source, '
-               'resolution, framing and compression of the files saved in each mode.') if grey else (
-               'Some images have colour content, so the cache holds three channels: the model sees colour where the files have it, '
-               'but not the file\'s mode as such.')
+               'grey pixels and never the file\'s colour mode (RGB or L JPEG).') if n_colour == 0 else (
+               f'{n_colour} of the {n} images have colour content, so the cache holds three channels: those show the model their colour; '
+               'every other image has three equal channels whatever its file\'s mode, so the mode itself is invisible to the model.')
+        see += (' What it can see are the mode\'s correlates: the source, resolution, framing and compression of the files saved in '
+                'each mode.')
         show = ms.copy()
         for c in show.columns:
             if c not in ('condition', 'test_images'): show[c] = show[c].map(lambda v: f'{v:.3f}' if isinstance(v, float) and np.isfinite(v) else v)
@@ -601,7 +609,9 @@ def export_report(study_dir, # a study folder with its report written (`write_re
     if tables:
         for f in [*sorted((sd / 'evaluation' / 'conditions').glob('*.csv')), sd / 'evaluation' / 'comparisons.csv']:
             if f.exists(): out[f'tables/{f.name}'] = f.read_text()
-        for f in sorted(sd.glob('audit*.json')): out[f'tables/{f.name}'] = f.read_text()
+        audits = sorted(sd.glob('audit-*.json')) if (sd / 'conditions.csv').exists() else [sd / 'audit.json']   # a condition study's own audits
+        for f in audits:
+            if f.exists(): out[f'tables/{f.name}'] = f.read_text()
     prefixes = [*names, str(sd), str(Path.home())]
     for k, text in out.items():
         text = out[k] = rel(text)
