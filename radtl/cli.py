@@ -108,18 +108,21 @@ def _run_scan(args)->int:
 _PATIENT_FLAGS = ('patients', 'patient_pattern', 'reference', 'reference_patients')
 _FOLD_FLAGS = ('n_folds', 'fold')
 
-def _patient_args(p):
-    p.add_argument('--patients', metavar='CSV',
-                   help='patient table: a file column (file/path/filename/image/index) and a patient column '
-                        '(patient/patient_id/pid/subject)')
-    p.add_argument('--patient-pattern', metavar='REGEX',
-                   help='regex with a named group (?P<patient>...) finding the patient in each path relative to its root')
+def _reference_args(p):
     p.add_argument('--reference', metavar='DIR', action='append',
                    help='reference folder carrying patients (figshare .mat files, or images with '
                         '--reference-patients), repeatable: '
                         'linked images inherit them')
     p.add_argument('--reference-patients', metavar='CSV',
                    help='patient table of a --reference folder of images (e.g. figshare-pid.csv: index, patient, label)')
+
+def _patient_args(p):
+    p.add_argument('--patients', metavar='CSV',
+                   help='patient table: a file column (file/path/filename/image/index) and a patient column '
+                        '(patient/patient_id/pid/subject)')
+    p.add_argument('--patient-pattern', metavar='REGEX',
+                   help='regex with a named group (?P<patient>...) finding the patient in each path relative to its root')
+    _reference_args(p)
 
 def _fold_args(p):
     p.add_argument('--n-folds', help="with split policy 'kfold': number of stratified, patient-wise folds (default 5)")
@@ -144,7 +147,7 @@ def _check_patient_flags(args):
     "Refuse a reference or a table that is not there, naming the flag"
     _require_folders(reference=args.reference)
     for flag in ('patients', 'reference_patients'):
-        f = getattr(args, flag)
+        f = getattr(args, flag, None)
         if f is not None and not Path(f).is_file(): raise RadtlError(f"--{flag.replace('_', '-')} {f}: no such file")
 
 # %% ../nbs/09_cli.ipynb #0e1d3216
@@ -441,6 +444,10 @@ def study_cmd(p):
                    help="external source NAME's image folder (repeatable): every run is also evaluated there (the study's external.NAME.roots)")
     p.add_argument('--intermediate', action='append',
                    help='with --preset double-finetuning: the intermediate image folder (repeatable)')
+    _reference_args(p)
+    p.add_argument('--condition-weights', metavar='DIR',
+                   help="with --preset brain-mri-cpu: folder holding a subfolder per condition with that condition's weight files "
+                        '(its SimCLR weights), searched first for its runs (not part of the run ids)')
     p.add_argument('--out', help="output folder (default: the study's `out`)")
     p.add_argument('--shard', default='0/1', help='run shard i of n (i/n, 0-based) of the sorted grid')
     p.add_argument('--only', help='only runs whose id matches this glob pattern (a plain word matches anywhere)')
@@ -458,8 +465,14 @@ def _load_study(args):
     from radtl.study import load_study, preset_study   # imports Keras: see `radtl weights`
     if bool(args.file) == bool(args.preset): raise RadtlError('give a study FILE or --preset NAME (one of them)')
     external = _external_roots(args.external)
-    _require_folders(data=args.data, intermediate=args.intermediate, external=[r for rs in external.values() for r in rs])
-    if args.preset: return preset_study(args.preset, data=args.data, out=args.out, intermediate=args.intermediate, external=external)
+    _require_folders(data=args.data, intermediate=args.intermediate, external=[r for rs in external.values() for r in rs],
+                     **{'condition-weights': [args.condition_weights] if args.condition_weights else None})
+    _check_patient_flags(args)
+    if not args.preset and (args.reference or args.reference_patients or args.condition_weights):
+        raise RadtlError('--reference, --reference-patients and --condition-weights apply to --preset; a study file names them itself')
+    if args.preset:
+        return preset_study(args.preset, data=args.data, out=args.out, intermediate=args.intermediate, external=external,
+                            reference=args.reference, reference_patients=args.reference_patients, condition_weights=args.condition_weights)
     return load_study(args.file, out=args.out, data=args.data, external=external)
 
 def _external_roots(pairs)->dict:
@@ -481,8 +494,10 @@ def _print_dry_run(st, res:dict, args):
         print('(no run selected)')
         return
     selected = set(t.run_id)
-    print('\ndesigns (backbone · weights · recipe) of the selected runs:')
+    print(f"\ndesigns (backbone · weights · recipe{' · condition' if st.conditions else ''}) of the selected runs:")
     print(printable(design_table(st, [c for c in st.runs() if c.run_id in selected]).to_string(index=False)))
+    for cond, c in st.conditions.items():
+        if c['weights_search']: print(f"condition {cond}: its weight files searched for first in {', '.join(c['weights_search'])}")
     print(f"weight files searched for in: {', '.join(map(str, st.run.get('weights_dirs') or default_search_dirs()))}\n")
     print(t.to_string(index=False))
 
@@ -512,12 +527,17 @@ def report_cmd(p):
     p.add_argument('study_dir', help="the study's output folder")
     p.add_argument('--n-boot', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples of the CIs')
     p.add_argument('--no-gradcam', action='store_true', help='skip the Grad-CAM grids')
+    p.add_argument('--export', metavar='DIR',
+                   help='then copy results.csv, report.md, the figures it shows and the analysis tables to DIR for a repository, '
+                        'images named by their path in their data set, never by a path of this machine')
     _verbosity_args(p)
     return _run_report
 
 def _run_report(args)->int:
-    from radtl.report import write_report   # imports Keras (Grad-CAM): see `radtl weights`
+    from radtl.report import export_report, write_report   # imports Keras (Grad-CAM): see `radtl weights`
+    if args.export and Path(args.export).exists() and not Path(args.export).is_dir(): raise RadtlError(f'--export {args.export}: is a file; give a folder')
     write_report(args.study_dir, n_boot=args.n_boot, gradcam=not args.no_gradcam, verbose=_verbosity(args))
+    if args.export: print(f'exported to {export_report(args.study_dir, args.export)}')
     return 0
 
 # %% ../nbs/09_cli.ipynb #648f0634
@@ -596,6 +616,13 @@ def demo_cmd(p):
     _verbosity_args(p)
     return _run_demo
 
+def _write_planted(root, st, cache_dir):
+    "The demo's audit scored against the copies the synthetic set planted, into `<study>/planted_vs_found.csv`"
+    from radtl.study import write_audit   # imports Keras: see `radtl weights`
+    from radtl.synthetic import planted_vs_found
+    images = next(i for _, i in write_audit(st, cache_dir).values() if i is not None)
+    write_csv_atomic(st.out / 'planted_vs_found.csv', planted_vs_found(root, pd.read_csv(images)))
+
 def _run_demo(args)->int:
     from radtl.study import demo_study, run_study   # imports Keras: see `radtl weights`
     from radtl.report import paper_table   # imports Keras: see `radtl weights`
@@ -605,7 +632,9 @@ def _run_demo(args)->int:
     st = demo_study(root, out / 'study', size=args.image_size, epochs_scale=args.epochs_scale)
     if st.note: print(f'note: {st.note}')
     print(f"synthetic brain-MRI set: {root}; {len(st.runs())} runs: {', '.join(c.run_id for c in st.runs())}", flush=True)
+    _write_planted(root, st, out / 'cache')   # before the report, which shows it
     res = run_study(st, cache_dir=out / 'cache', n_boot=args.n_boot, verbose=_verbosity(args))
+    print('\nthe audit against what the synthetic set planted:\n' + pd.read_csv(st.out / 'planted_vs_found.csv').fillna('').to_string(index=False))
     if res['report']:
         print('\n' + paper_table(pd.read_csv(st.out / 'results.csv')).to_string(index=False))
         print(f"\nreport: {res['report']}")

@@ -89,6 +89,12 @@ def printable(text)->str:
 pd.set_option('mode.string_storage', 'python')   # file names of any bytes survive DataFrames, with or without pyarrow
 
 # %% ../nbs/00_core.ipynb #ce8420e5
+def _umask_mode()->int:
+    "The mode a new file gets under the process's umask (0666 less the umask), as `open` gives it"
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
 @contextlib.contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path`; on success rename it to `path`, on error remove it"
@@ -98,6 +104,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _umask_mode())   # mkstemp makes it 0600: the file gets the mode any new file gets here
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)

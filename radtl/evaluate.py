@@ -17,8 +17,8 @@ from .figures import run_figures, forest_figures
 # %% auto #0
 __all__ = ['REQUIRED_RUN_FILES', 'WELCH_METRICS', 'COMPARISON_COLUMNS', 'stratified_weights', 'bootstrap_ci', 'mcnemar_exact',
            'delong_components', 'delong_test', 'delong_ovr', 'holm', 'mean_sd', 'welch_test', 'agreement', 'load_run',
-           'config_columns', 'run_metrics', 'design_key', 'compare_runs', 'evaluate_runs', 'ECE_BINS', 'prob_columns',
-           'probs_of', 'calibration_bins', 'expected_calibration_error', 'metrics_from_probs',
+           'config_columns', 'run_metrics', 'design_key', 'compare_runs', 'run_label', 'evaluate_runs', 'ECE_BINS',
+           'prob_columns', 'probs_of', 'calibration_bins', 'expected_calibration_error', 'metrics_from_probs',
            'metrics_from_predictions', 'weighted_metrics', 'metric_names']
 
 # %% ../nbs/05b_evaluate.ipynb #d0e1a011
@@ -250,11 +250,22 @@ def _unique_ids(runs:list)->list:
     if len({r['run_id'] for r in runs}) < len(runs): raise RadtlError(f'the same run directory is given twice: {ids}')
     return runs
 
+def run_label(config:dict, condition:str='')->str:
+    "How tables and figures name a run: backbone · weights · recipe (· fraction) (· condition) · seed"
+    wi, recipe, frac = config.get('weights_info') or {}, config.get('recipe'), (config.get('data') or {}).get('fraction', 1.0)
+    w = wi.get('source') or config.get('weights') or 'random'
+    parts = [config.get('backbone'), Path(str(w)).name if str(w).endswith('.h5') else w, recipe.get('name') if isinstance(recipe, dict) else recipe]
+    parts += [f'fraction {frac:g}'] if frac and frac < 1 else []
+    return ' · '.join(map(str, parts + ([condition] if condition else []) + [f"seed {config.get('seed')}"]))
+
+def _constant(run:dict)->bool: return run['test'].pred.nunique() == 1
+
 def evaluate_runs(run_dirs, # run directories to evaluate
                   out_dir, # folder for metrics.csv, comparisons.csv and figures/
                   n_boot:int=1000, # bootstrap resamples per run
                   seed:int=0, # seed of the bootstrap
                   figures:bool=True, # write the figures
+                  labels:dict|None=None, # run id → its name in figures (default: `run_label` of its config)
                  )->dict:
     "Evaluate `run_dirs` into `out_dir`: metrics with CIs, comparisons and figures; returns the tables and the files written"
     if not len(run_dirs): raise RadtlError('no run directories given')
@@ -269,6 +280,8 @@ def evaluate_runs(run_dirs, # run directories to evaluate
         write_text_atomic(out / f'{name}.csv', t.to_csv(index=False))
         files[name] = out / f'{name}.csv'
     if figures:
-        for r in runs: files.update({f"{r['run_id']}/{k}": v for k, v in run_figures(r, out / 'figures' / r['run_id']).items()})
-        files.update(forest_figures(long, out / 'figures'))
+        name = {r['run_id']: (labels or {}).get(r['run_id']) or run_label(r['config']) for r in runs}
+        for r in runs: files.update({f"{r['run_id']}/{k}": v for k, v in run_figures(r, out / 'figures' / r['run_id'], name[r['run_id']]).items()})
+        flags = {r['run_id']: _constant(r) for r in runs}
+        files.update(forest_figures(long.assign(label=long.run_id.map(name), constant=long.run_id.map(flags)), out / 'figures', label='label'))
     return dict(metrics=metrics, comparisons=comparisons, metrics_long=long, files=files)

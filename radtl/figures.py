@@ -115,19 +115,23 @@ def plot_reliability(y, probs, n_bins:int=ECE_BINS, title:str='')->Figure:
 
 # %% ../nbs/05a_figures.ipynb #1c8bc533
 def plot_forest(long:pd.DataFrame, metric:str='accuracy', label:str='run_id', title:str='')->Figure:
-    "Forest plot of `metric` with its CI across the rows of a long metrics table, best on top"
+    "Forest plot of `metric` with its CI across the rows of a long metrics table, best on top; rows flagged `constant` (a constant predictor) marked"
     t = long[long.metric == metric].sort_values('value')
-    fig, ax = _fig(6.5, 1.2 + .35 * len(t))
-    ax.errorbar(t.value, range(len(t)), xerr=[t.value - t.lo, t.hi - t.value], fmt='o', capsize=3, c='tab:blue')
-    ax.set(yticks=range(len(t)), xlabel=f'{metric} (95 % CI)', title=title or metric, ylim=(-.7, len(t) - .3))
-    ax.set_yticklabels(t[label].astype(str))
+    flag = t['constant'].fillna(False).astype(bool).to_numpy() if 'constant' in t else np.zeros(len(t), bool)
+    fig, ax = _fig(6.5 + 2 * flag.any(), 1.2 + .35 * len(t))
+    y = np.arange(len(t))
+    ax.errorbar(t.value[~flag], y[~flag], xerr=[(t.value - t.lo)[~flag], (t.hi - t.value)[~flag]], fmt='o', capsize=3, c='tab:blue')
+    if flag.any(): ax.plot(t.value[flag], y[flag], 'x', c='tab:red', ms=8, label='constant predictor (zero-width CI)')
+    ax.set(yticks=y, xlabel=f'{metric} (95 % CI)', title=title or metric, ylim=(-.7, len(t) - .3))
+    ax.set_yticklabels([f'{l}  (constant predictor)' if fl else str(l) for l, fl in zip(t[label], flag)])
+    if flag.any(): ax.legend(fontsize=8, loc='lower right')
     ax.grid(axis='x', alpha=.3)
     return fig
 
 # %% ../nbs/05a_figures.ipynb #1d14d419
-def run_figures(run:dict, out_dir)->dict:
-    "Save confusion, ROC, PR, reliability and (if there is a history) training-curve PNGs of `run` to `out_dir`"
-    out, (y, probs), rid = Path(out_dir), probs_of(run['test'], run['classes']), run['run_id']
+def run_figures(run:dict, out_dir, label:str|None=None)->dict:
+    "Save confusion, ROC, PR, reliability and (if there is a history) training-curve PNGs of `run` to `out_dir`, titled `label` (default: the run id)"
+    out, (y, probs), rid = Path(out_dir), probs_of(run['test'], run['classes']), label or run['run_id']
     figs = dict(confusion=plot_confusion(y, probs.argmax(1), run['classes'], f'{rid}: test set'),
                 roc=plot_roc(y, probs, run['classes'], f'{rid}: ROC (test)'),
                 pr=plot_pr(y, probs, run['classes'], f'{rid}: precision-recall (test)'),
@@ -135,6 +139,6 @@ def run_figures(run:dict, out_dir)->dict:
     if run.get('history') is not None and len(run['history']): figs['training'] = plot_history(run['history'], f'{rid}: training')
     return {k: save_figure(f, out / f'{k}.png') for k, f in figs.items()}
 
-def forest_figures(long:pd.DataFrame, out_dir, metrics=('accuracy', 'auc_macro'))->dict:
-    "Save a forest plot per metric in `metrics` across the runs of long table `long`"
-    return {f'forest_{m}': save_figure(plot_forest(long, m), Path(out_dir) / f'forest_{m}.png') for m in metrics}
+def forest_figures(long:pd.DataFrame, out_dir, metrics=('accuracy', 'auc_macro'), label:str='run_id')->dict:
+    "Save a forest plot per metric in `metrics` across the runs of long table `long`, rows named by its column `label`"
+    return {f'forest_{m}': save_figure(plot_forest(long, m, label), Path(out_dir) / f'forest_{m}.png') for m in metrics}

@@ -6,11 +6,13 @@ Docs: https://radtl.github.io/radtl/report.html.md"""
 
 # %% ../nbs/07a_report.ipynb #65da6678
 from __future__ import annotations
-import json, math
+import json, math, re
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
+from matplotlib.figure import Figure
 from scipy import stats
-from .core import RadtlError, write_text_atomic, read_csv
+from PIL import Image
+from .core import RadtlError, atomic_path, write_text_atomic, read_csv
 from .data import read_image
 from .cache import resize_image
 from .backbones import load_radtl_model
@@ -20,7 +22,11 @@ from .evaluate import evaluate_runs
 from .predict import external_results, external_comparisons
 
 # %% auto #0
-__all__ = ['HEADLINE', 'DESIGN', 'study_runs', 'results_table', 'paper_table', 'gradcam_grid', 'write_report']
+__all__ = ['HEADLINE', 'MODEL', 'DESIGN', 'CONSTANT_NOTE', 'CONDITION_METRICS', 'CONDITION_TABLES', 'PRECISION_NOTE',
+           'RESULTS_COLUMNS', 'study_runs', 'study_conditions', 'constant_predictor', 'results_table', 'paper_table',
+           'gradcam_grid', 'model_name', 'condition_table', 'welch_difference', 'condition_tests', 'leak_table',
+           'subgroup_table', 'over_seeds', 'mode_shortcut_table', 'plot_conditions', 'condition_analyses',
+           'write_report', 'data_names', 'relative_text', 'export_report', 'compact_png']
 
 # %% ../nbs/07a_report.ipynb #abce2948
 def study_runs(study_dir)->tuple:
@@ -34,61 +40,94 @@ def study_runs(study_dir)->tuple:
 
 # %% ../nbs/07a_report.ipynb #a4a07500
 HEADLINE = ('accuracy', 'balanced_accuracy', 'auc_macro', 'precision_macro', 'recall_macro', 'f1_macro')
-DESIGN = ('backbone', 'weights', 'preprocessing', 'recipe', 'fraction')
+MODEL = ('backbone', 'weights', 'preprocessing', 'recipe', 'fraction')   # what a study's conditions repeat
+DESIGN = ('condition', *MODEL)                                           # what a run's seeds (and folds) repeat
 
-def _design(cfg:dict)->dict:
+def _design(cfg:dict, condition:str='')->dict:
     wi = cfg.get('weights_info') or {}
     recipe = cfg.get('recipe')
     recipe = recipe.get('name') if isinstance(recipe, dict) else recipe
-    return dict(backbone=cfg.get('backbone'), weights=wi.get('source') or cfg.get('weights') or 'random',
+    return dict(condition=condition, backbone=cfg.get('backbone'), weights=wi.get('source') or cfg.get('weights') or 'random',
                 preprocessing=cfg.get('preprocessing_mode') or cfg.get('preprocessing') or 'default', recipe=recipe,
                 fraction=(cfg.get('data') or {}).get('fraction', 1.0), seed=cfg.get('seed'), fold=_fold(cfg.get('data') or {}))
 
 def _fold(data:dict): return data.get('fold', 0) if data.get('split') == 'kfold' else None
 
-def results_table(run_dirs:list, metrics:pd.DataFrame|None, failures:list)->pd.DataFrame:
-    "One row per run (finished or failed): design, seed, headline metrics with CIs, time, status"
-    rows, m = [], (metrics.set_index('run_id') if metrics is not None and len(metrics) else pd.DataFrame())
+def study_conditions(study_dir)->dict:
+    "Run id → condition, from the `conditions.csv` `run_study` writes for a study with conditions ({} without)"
+    f = Path(study_dir) / 'conditions.csv'
+    return dict(read_csv(f, dtype=str)[['run_id', 'condition']].values) if f.exists() else {}
+
+def constant_predictor(run_dir)->bool:
+    "Whether the run predicted one class for every test image: its bootstrap CIs have zero width (every resample scores that class's share)"
+    return read_csv(Path(run_dir) / 'predictions_test.csv', usecols=['pred']).pred.nunique() == 1
+
+def _provenance(cfg:dict, mj:dict)->dict:
+    "Counts, data hash, weights file and versions of a finished run (no machine paths)"
+    n, wi = (cfg.get('data_summary') or {}).get('n') or {}, cfg.get('weights_info') or {}
+    return dict(n_train=n.get('train'), n_val=n.get('val'), n_test=mj.get('n'), data_hash=cfg.get('data_hash'),
+                weights_file=Path(wi['file']).name if wi.get('file') else None, weights_md5=wi.get('md5'),
+                weights_data_hash=(wi.get('pretraining') or {}).get('data_hash'), radtl_version=(cfg.get('versions') or {}).get('radtl'))
+
+def results_table(run_dirs:list, metrics:pd.DataFrame|None, failures:list, conditions:dict|None=None)->pd.DataFrame:
+    "One row per run (finished or failed): condition, design, seed, headline metrics with CIs, counts, provenance, time, status"
+    rows, m, cond = [], (metrics.set_index('run_id') if metrics is not None and len(metrics) else pd.DataFrame()), conditions or {}
     for d in run_dirs:
         cfg = yaml.safe_load((d / 'config.yaml').read_text()) or {}
         mj = json.loads((d / 'metrics.json').read_text())
         rid = str(cfg.get('run_id') or d.name)
-        r = dict(run_id=rid, status='done', **_design(cfg))
+        r = dict(run_id=rid, status='done', **_design(cfg, cond.get(rid, '')))
         for k in HEADLINE:
             for s in ('', '_lo', '_hi'): r[k + s] = m.loc[rid, k + s] if rid in m.index and k + s in m else np.nan
         ttc = mj.get('time_to_convergence') or {}
-        r.update(n_test=mj.get('n'), epochs=mj.get('epochs'), train_time_s=mj.get('train_time_s'),
+        r.update(constant_predictor=constant_predictor(d), **_provenance(cfg, mj), epochs=mj.get('epochs'), train_time_s=mj.get('train_time_s'),
                  convergence_epoch=ttc.get('epoch'), error='')
         rows.append(r)
     for f in failures:
-        rows.append(dict(run_id=f['run_id'], status='failed', **_design(f.get('config') or {}), error=f.get('error', '')))
-    cols = ['run_id', 'status', *DESIGN, 'seed', 'fold', *[k + s for k in HEADLINE for s in ('', '_lo', '_hi')],
-            'n_test', 'epochs', 'train_time_s', 'convergence_epoch', 'error']
+        rows.append(dict(run_id=f['run_id'], status='failed', **_design(f.get('config') or {}, cond.get(f['run_id'], '')), error=f.get('error', '')))
+    cols = ['run_id', 'status', *DESIGN, 'seed', 'fold', *[k + s for k in HEADLINE for s in ('', '_lo', '_hi')], 'constant_predictor',
+            'n_train', 'n_val', 'n_test', 'data_hash', 'weights_file', 'weights_md5', 'weights_data_hash', 'radtl_version',
+            'epochs', 'train_time_s', 'convergence_epoch', 'error']
     return pd.DataFrame(rows, columns=cols)
 
 # %% ../nbs/07a_report.ipynb #b2542639
+CONSTANT_NOTE = 'constant predictor: one class for every test image, so its CI has zero width'
+
 def _cell(v, lo, hi)->str: return '–' if not np.isfinite(v) else f'{v:.3f} [{lo:.3f}, {hi:.3f}]'
 
-def _seeds_cell(v)->str:
+def _t_interval(v)->tuple:
+    "Mean, sd and the 95 % t-interval of the mean of the finite values `v` (NaNs for fewer than two)"
     v = np.asarray(v, float)
     v = v[np.isfinite(v)]
-    if len(v) < 2: return '–'
+    if len(v) < 2: return (v.mean() if len(v) else np.nan), np.nan, np.nan, np.nan
     h = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
-    return f'{v.mean():.3f} ± {v.std(ddof=1):.3f} [{v.mean() - h:.3f}, {v.mean() + h:.3f}]'
+    return v.mean(), v.std(ddof=1), v.mean() - h, v.mean() + h
 
-def paper_table(results:pd.DataFrame, metrics=('accuracy', 'auc_macro', 'precision_macro', 'recall_macro', 'f1_macro'))->pd.DataFrame:
+def _seeds_cell(v)->str:
+    m, sd, lo, hi = _t_interval(v)
+    return '–' if not np.isfinite(sd) else f'{m:.3f} ± {sd:.3f} [{lo:.3f}, {hi:.3f}]'
+
+def _with_design_columns(results:pd.DataFrame)->pd.DataFrame:
+    "`results` with a `condition` ('' where absent: a results.csv of a study without conditions)"
+    return results.assign(condition=results['condition'].fillna('') if 'condition' in results else '')
+
+def paper_table(results:pd.DataFrame, metrics=('accuracy', 'balanced_accuracy', 'auc_macro', 'precision_macro', 'recall_macro', 'f1_macro'))->pd.DataFrame:
     "Per design: seeds (and folds) and each metric as 'value [CI]' (one run) or 'mean ± sd [CI of the mean]' (several seeds or folds)"
-    done = results[results.status == 'done']
+    done = _with_design_columns(results[results.status == 'done'])
     folds = 'fold' in done and done.fold.notna().any()
+    flags = 'constant_predictor' in done and done.constant_predictor.fillna(False).astype(bool).any()
     rows = []
     for key, g in done.groupby(list(DESIGN), sort=False, dropna=False):
         r = dict(zip(DESIGN, key), seeds=g.seed.nunique() if g.seed.notna().any() else len(g),
                  **({'folds': g.fold.nunique()} if folds else {}))
         for k in metrics:
             r[k] = _cell(*g.iloc[0][[k, k + '_lo', k + '_hi']].astype(float)) if len(g) == 1 else _seeds_cell(g[k])
+        if flags:
+            n = int(g.constant_predictor.fillna(False).astype(bool).sum())
+            r['note'] = '' if not n else CONSTANT_NOTE if len(g) == 1 else f'{n} of {len(g)} runs: {CONSTANT_NOTE}'
         rows.append(r)
-    t = pd.DataFrame(rows, columns=[*DESIGN, 'seeds', *(['folds'] if folds else []), *metrics])
-    return t.drop(columns=[c for c in ('preprocessing', 'recipe', 'fraction') if t[c].nunique() <= 1 and c != 'recipe'] if len(t) else [])
+    t = pd.DataFrame(rows, columns=[*DESIGN, 'seeds', *(['folds'] if folds else []), *metrics, *(['note'] if flags else [])])
+    return t.drop(columns=[c for c in ('condition', 'preprocessing', 'fraction') if t[c].nunique() <= 1] if len(t) else [])
 
 # %% ../nbs/07a_report.ipynb #a6cc8eae
 def _test_images(run_dir:Path, cfg:dict, per_class:int, channels:int)->tuple:
@@ -121,22 +160,43 @@ def _md(df:pd.DataFrame)->str:
     cells = lambda r: '| ' + ' | '.join(str(v).replace('|', '\\|').replace('\n', ' ') for v in r) + ' |'
     return '\n'.join([cells(df.columns), '|' + '---|' * len(df.columns), *(cells(r) for r in df.itertuples(index=False))])
 
-def _audit_md(study_dir:Path)->list:
-    f = study_dir / 'audit.json'
-    if not f.exists(): return ['_No audit summary (audit.json) in this folder._']
-    s = json.loads(f.read_text())
-    rows = [('images (files)', s.get('n_images')), ('usable labelled images', s.get('n_usable')), ('unusable files (left out)', s.get('n_errors')),
+def _audit_rows(s:dict)->list:
+    return [('images (files)', s.get('n_images')), ('usable labelled images', s.get('n_usable')), ('unusable files (left out)', s.get('n_errors')),
             ('… by kind', ', '.join(f'{k} {v}' for k, v in (s.get('errors') or {}).items()) or 'none'),
             ('duplicate groups (images in them)', f"{s.get('duplicate_groups')} ({s.get('duplicated_images')})"),
-            ('official test images with a copy in training', f"{s.get('test_leaks')} of {s.get('n_test')}"),
-            ('… by class', s.get('test_leaks_by_class') or '–'), ('cross-source duplicates', s.get('cross_source_duplicates')),
-            ('label conflicts', s.get('label_conflicts')),
-            ('possible shortcuts', '; '.join(map(str, s.get('shortcuts') or [])) or 'none'),
+            ('official test images with a copy in training', f"{s.get('test_leaks')} of {s.get('n_test')} (by class: table below)"),
+            ('cross-source duplicates', s.get('cross_source_duplicates')), ('label conflicts', s.get('label_conflicts')),
+            ('possible shortcuts', '; '.join(_shortcut_text(c) for c in s.get('shortcuts') or []) or 'none'),
             *_patient_rows(s)]
-    return [f"Data: {', '.join(map(str, s.get('roots', [])))}", '', _md(pd.DataFrame(rows, columns=['audit', 'value'])), '',
-            'The runs use a split in which no group (copies of an image, and the images of one patient where patients '
-            'are known) spans train, '
-            'validation and test (unless the study says `split: official` / `random`).']
+
+def _shortcut_text(c)->str:
+    if not isinstance(c, dict): return str(c)
+    return f"{c['property']} ({c['scope']}): leave-one-out accuracy {c['accuracy']:.3f} vs majority class {c['chance']:.3f}"
+
+def _by_class_md(s:dict)->str:
+    "The official test images with a copy (and with their patient) in training, per class, as a table"
+    cols = {'copy in training': s.get('test_leaks_by_class') or {}, 'patient in training': s.get('patient_test_leaks_by_class') or {}}
+    cols = {k: v for k, v in cols.items() if v or k == 'copy in training'}
+    classes = sorted(set().union(*cols.values())) if cols else []
+    return _md(pd.DataFrame([dict(**{'class': c}, **{k: v.get(c, 0) for k, v in cols.items()}) for c in classes]))
+
+def _audit_md(study_dir:Path, conditions:list|None=None)->list:
+    "The audit table (one value column per condition in a study with conditions) and the leaks by class"
+    files = {c: study_dir / f'audit-{c}.json' for c in conditions or []} if conditions else {'': study_dir / 'audit.json'}
+    found = {c: json.loads(f.read_text()) for c, f in files.items() if f.exists()}
+    if not found: return ['_No audit summary (audit.json) in this folder._']
+    first = next(iter(found.values()))
+    names = [k for k, _ in _audit_rows(first)]
+    table = pd.DataFrame({'audit': names, **{c or 'value': [dict(_audit_rows(s)).get(k, '–') for k in names] for c, s in found.items()}})
+    out = [f"Data: {', '.join(map(str, first.get('roots', [])))}", '', _md(table), '']
+    if (pf := study_dir / 'planted_vs_found.csv').exists():
+        out += ['What the audit found against what the synthetic set planted (its `planted_duplicates.csv`): per kind of copy, '
+                'those put in one duplicate group with their source; and the test images flagged as leaked that were not planted (extra).',
+                '', _md(read_csv(pf).fillna('')), '']
+    for c, s in found.items():
+        out += [f"Official test images with a copy, or their patient, in training, by class{' (' + c + ')' if c else ''}:", '', _by_class_md(s), '']
+    return out + ['The runs use a split in which no group (copies of an image, and the images of one patient where patients '
+                  'are known) spans train, validation and test (unless the study, or its condition, says `split: official` / `random`).']
 
 def _patient_rows(s:dict)->list:
     "Audit rows on patients: sources, patient-level test leakage, reference coverage"
@@ -146,8 +206,7 @@ def _patient_rows(s:dict)->list:
     rows = [('patients (images with one; sources)', f"{s['n_patients']} ({s['images_with_patient']}; {sources})"),
             ('groups a split keeps apart (duplicates ∪ patients)', s.get('groups')),
             ('official test images whose patient has training images', leaks),
-            ('… by class', s.get('patient_test_leaks_by_class') or '–'),
-            ('… by source', s.get('patient_test_leaks_by_source') or '–')]
+            ('… by source', ', '.join(f'{k} {v}' for k, v in (s.get('patient_test_leaks_by_source') or {}).items()) or '–')]
     if k := s.get('link'):
         linked = (f"{k['linked']} of {k['n_images']} images to {k['reference']} ({k['n_reference']} images, "
                   f"{k['reference_patients']} patients; corr ≥ {k['min_corr']})")
@@ -176,7 +235,23 @@ def _weights_md(results:pd.DataFrame, note:str)->list:
     return out
 
 # %% ../nbs/07a_report.ipynb #bf51967f
-def _comparisons_md(comp:pd.DataFrame, max_rows:int=30)->list:
+def _design_label(r)->str:
+    "condition-less design name of a results row, with its condition: backbone · weights · recipe (· fraction) (· condition)"
+    return model_name(r) + (f" · {r['condition']}" if r.get('condition') else '')
+
+def _labels(results:pd.DataFrame)->dict:
+    "Run id → its design and seed, the name tables and figures give it (never the run id alone)"
+    d = _with_design_columns(results)
+    return {r['run_id']: f"{_design_label(r)} · seed {r['seed']}" for r in d.to_dict('records')}
+
+def _group_label(ids:str, labels:dict)->str:
+    "The name of a comparison side: one run's label, or the design of a seed group (space-separated run ids) with its seeds"
+    names = [labels.get(i, i) for i in str(ids).split()]
+    if len(names) == 1: return names[0]
+    designs = {n.rsplit(' · seed ', 1)[0] for n in names}
+    return f"{designs.pop()} · seeds {', '.join(n.rsplit(' · seed ', 1)[-1] for n in names)}" if len(designs) == 1 else ' + '.join(names)
+
+def _comparisons_md(comp:pd.DataFrame, labels:dict|None=None, max_rows:int=30)->list:
     if comp is None or not len(comp):
         return ['_No comparisons (a comparison needs two runs on one test set, or two designs with two or more seeds)._']
     c = comp.copy()
@@ -184,8 +259,9 @@ def _comparisons_md(comp:pd.DataFrame, max_rows:int=30)->list:
     c['pvalue'] = c.pvalue.map(lambda v: f'{v:.3g}')
     c['p_holm'] = c.p_holm.map(lambda v: f'{v:.3g}')
     for k in ('value_a', 'value_b'): c[k] = c[k].map(lambda v: f'{v:.3f}')
+    for k in ('a', 'b'): c[k] = c[k].map(lambda ids: _group_label(ids, labels or {}))
     c = c[c.metric.isin(['accuracy', 'auc_macro', 'f1_macro', 'balanced_accuracy'])].sort_values(['test', 'metric', 'p_holm'])
-    note = f' (first {max_rows} of {len(c)}; all in `evaluation/comparisons.csv`)' if len(c) > max_rows else ''
+    note = f' (first {max_rows} of {len(c)}; all, with run ids, in `evaluation/comparisons.csv`)' if len(c) > max_rows else ''
     return ['McNemar (paired accuracy on the shared test set), DeLong (paired macro AUC) and Welch (seed groups); '
             f'p-values Holm-adjusted within each test and metric{note}.', '',
             _md(c.head(max_rows)[['test', 'metric', 'a', 'b', 'value_a', 'value_b', 'diff', 'pvalue', 'p_holm']])]
@@ -193,12 +269,12 @@ def _comparisons_md(comp:pd.DataFrame, max_rows:int=30)->list:
 def _img(path:Path, base:Path, width:int=32)->str: return f'<img src="{path.relative_to(base).as_posix()}" width="{width}%">'
 
 def _figures_md(study_dir:Path, results:pd.DataFrame, files:dict, max_designs:int)->list:
-    firsts = results[results.status == 'done'].groupby(list(DESIGN), sort=False, dropna=False).head(1).head(max_designs)
+    firsts = _with_design_columns(results[results.status == 'done']).groupby(list(DESIGN), sort=False, dropna=False).head(1).head(max_designs)
     out = []
-    for r in firsts.itertuples():
-        figs = {k.split('/', 1)[1]: Path(v) for k, v in files.items() if k.startswith(f'{r.run_id}/')}
+    for r in firsts.to_dict('records'):
+        figs = {k.split('/', 1)[1]: Path(v) for k, v in files.items() if k.startswith(f"{r['run_id']}/")}
         if not figs: continue
-        out += [f'### {r.backbone} · {r.weights} · {r.recipe}' + (f' · fraction {r.fraction}' if r.fraction != 1 else '') + f' (seed {r.seed})', '',
+        out += [f"### {_design_label(r)} (seed {r['seed']})", '',
                 ' '.join(_img(figs[k], study_dir) for k in ('confusion', 'roc', 'pr') if k in figs), '',
                 ' '.join(_img(figs[k], study_dir, 48) for k in ('training', 'reliability') if k in figs), '']
         if 'gradcam' in figs: out += [_img(figs['gradcam'], study_dir, 80), '']
@@ -221,7 +297,247 @@ def _external_md(study_dir:Path, done:list, metrics:pd.DataFrame|None)->list:
             'Value [bootstrap 95 % CI]; all columns in [`external.csv`](external.csv).', '', _md(pd.DataFrame(rows)), '',
             *(_comparisons_md(comp) + [''] if len(comp) else [])]
 
+# %% ../nbs/07a_report.ipynb #3c8bcab6
+CONDITION_METRICS = ('accuracy', 'balanced_accuracy', 'auc_macro')
+
+def model_name(row)->str:
+    "backbone · weights · recipe (· fraction) of a results row: what a study's conditions compare"
+    frac = row.get('fraction', 1.0)
+    return ' · '.join(map(str, [row['backbone'], row['weights'], row['recipe']] + ([f'fraction {frac:g}'] if frac and frac < 1 else [])))
+
+def _done(results:pd.DataFrame)->pd.DataFrame:
+    d = _with_design_columns(results[results.status == 'done'])
+    return d.assign(model=[model_name(r) for r in d.to_dict('records')])
+
+def condition_table(results:pd.DataFrame, order=None, metrics=CONDITION_METRICS)->pd.DataFrame:
+    "Per condition × model: seeds, and each metric's mean over seeds with its sd and 95 % t-interval (`order`: the conditions' order)"
+    rows = []
+    for (cond, model), g in _done(results).groupby(['condition', 'model'], sort=False):
+        r = dict(condition=cond, model=model, seeds=int(g.seed.nunique()))
+        for k in metrics: r.update(zip((k, f'{k}_sd', f'{k}_lo', f'{k}_hi'), map(float, _t_interval(g[k]))))
+        rows.append(r)
+    t = pd.DataFrame(rows)
+    if len(t) and order: t = t.assign(_o=t.condition.map({c: i for i, c in enumerate(order)})).sort_values(['model', '_o'], kind='stable').drop(columns='_o')
+    return t.reset_index(drop=True)
+
+# %% ../nbs/07a_report.ipynb #811f02b1
+def welch_difference(a, b, level:float=0.95)->dict:
+    "Welch's t-test of samples `a` vs `b` and the `level` CI of the difference of their means (Welch–Satterthwaite degrees of freedom)"
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    out = dict(n_a=len(a), n_b=len(b), mean_a=a.mean() if len(a) else np.nan, mean_b=b.mean() if len(b) else np.nan)
+    out['diff'] = out['mean_a'] - out['mean_b']
+    if min(len(a), len(b)) < 2: return {**out, 'diff_lo': np.nan, 'diff_hi': np.nan, 't': np.nan, 'df': np.nan, 'pvalue': np.nan}
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0: return {**out, 'diff_lo': out['diff'], 'diff_hi': out['diff'], 't': np.nan, 'df': np.nan, 'pvalue': np.nan}
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    h = stats.t.ppf((1 + level) / 2, df) * se
+    r = stats.ttest_ind(a, b, equal_var=False)
+    return {**out, 'diff_lo': out['diff'] - h, 'diff_hi': out['diff'] + h, 't': float(r.statistic), 'df': float(df), 'pvalue': float(r.pvalue)}
+
+def condition_tests(results:pd.DataFrame, order:list, metrics=CONDITION_METRICS)->pd.DataFrame:
+    "Per model and metric, Welch's t-test across seeds of the first condition of `order` (the baseline) vs each other: baseline − other, its 95 % CI, p"
+    d, rows = _done(results), []
+    base, others = order[0], order[1:]
+    for model, g in d.groupby('model', sort=False):
+        for other in others:
+            for k in metrics:
+                w = welch_difference(g[g.condition == base][k], g[g.condition == other][k])
+                rows.append(dict(model=model, metric=k, baseline=base, condition=other, **w))
+    return pd.DataFrame(rows, columns=['model', 'metric', 'baseline', 'condition', 'n_a', 'n_b', 'mean_a', 'mean_b', 'diff', 'diff_lo',
+                                       'diff_hi', 't', 'df', 'pvalue'])
+
+# %% ../nbs/07a_report.ipynb #65962649
+def _official(run_dir:Path)->bool:
+    cfg = yaml.safe_load((run_dir / 'config.yaml').read_text()) or {}
+    return (cfg.get('data') or {}).get('split') == 'official'
+
+def _correct(p:pd.DataFrame)->pd.Series: return p.label.astype(str) == p.pred.astype(str)
+
+def _leak_groups(j:pd.DataFrame)->list:
+    "(kind, group, mask) of the test images: with a copy in training or not; with their patient in training, known elsewhere, unknown"
+    copy = j.test_leak.fillna(False).astype(bool)
+    pat, known = j.patient_test_leak.fillna(False).astype(bool), j.patient.notna()
+    return [('copy', 'copy in training', copy), ('copy', 'no copy in training', ~copy),
+            ('patient', 'patient in training', pat), ('patient', 'patient known, not in training', known & ~pat),
+            ('patient', 'patient unknown', ~known)]
+
+def leak_table(study_dir, results:pd.DataFrame)->pd.DataFrame:
+    "Per run tested on the official split: accuracy on its test images with a copy (or their patient) in training and on the others (the audit's flags)"
+    sd, rows = Path(study_dir), []
+    for r in _done(results).to_dict('records'):
+        run_dir, images = sd / 'runs' / r['run_id'], sd / f"images-{r['condition']}.csv"
+        if not images.exists() or not _official(run_dir): continue
+        flags = read_csv(images, usecols=['path', 'test_leak', 'patient_test_leak', 'patient'])
+        j = read_csv(run_dir / 'predictions_test.csv').merge(flags, on='path', how='left')
+        ok = _correct(j)
+        for kind, group, m in _leak_groups(j):
+            rows.append(dict(condition=r['condition'], model=r['model'], seed=r['seed'], run_id=r['run_id'], kind=kind, group=group,
+                             n=int(m.sum()), accuracy=float(ok[m].mean()) if m.any() else np.nan))
+    return pd.DataFrame(rows, columns=['condition', 'model', 'seed', 'run_id', 'kind', 'group', 'n', 'accuracy'])
+
+def _source_of(paths:pd.Series, roots:list)->pd.Series:
+    "The data set (its root folder's name) each path lies under"
+    out = pd.Series(None, index=paths.index, dtype=object)
+    for r in sorted(map(str, roots), key=len, reverse=True):
+        out[out.isna() & paths.astype(str).str.startswith(r.rstrip('/') + '/')] = Path(r).name
+    return out
+
+def subgroup_table(study_dir, results:pd.DataFrame)->pd.DataFrame:
+    "Per run: accuracy on the test images of each source (data set) and of each class (its recall)"
+    sd, rows = Path(study_dir), []
+    for r in _done(results).to_dict('records'):
+        run_dir = sd / 'runs' / r['run_id']
+        cfg = yaml.safe_load((run_dir / 'config.yaml').read_text()) or {}
+        p = read_csv(run_dir / 'predictions_test.csv')
+        p = p.assign(ok=_correct(p), source=_source_of(p.path, (cfg.get('data') or {}).get('roots') or []))
+        for by in ('source', 'label'):
+            for v, g in p.groupby(by, sort=True):
+                rows.append(dict(condition=r['condition'], model=r['model'], seed=r['seed'], run_id=r['run_id'], by='class' if by == 'label' else by,
+                                 group=str(v), n=len(g), accuracy=float(g.ok.mean())))
+    return pd.DataFrame(rows, columns=['condition', 'model', 'seed', 'run_id', 'by', 'group', 'n', 'accuracy'])
+
+def over_seeds(t:pd.DataFrame, keys:list, value:str='accuracy')->pd.DataFrame:
+    "Rows of `t` grouped by `keys`: runs, images (mean n), and `value`'s mean over them with its 95 % t-interval"
+    rows = []
+    for key, g in t.groupby(keys, sort=False):
+        m, sd, lo, hi = _t_interval(g[value])
+        rows.append(dict(zip(keys, key), runs=len(g), n=float(g.n.mean()), **{value: m, f'{value}_lo': lo, f'{value}_hi': hi}))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/07a_report.ipynb #17084728
+def _mode_only(images:pd.DataFrame)->float:
+    "Test accuracy of guessing each test image's class from its file's colour mode alone: the majority class of that mode in training"
+    train, test = images[images.subset == 'train'], images[images.subset == 'test']
+    if not len(train) or not len(test): return np.nan
+    guess = train.groupby('mode').label.agg(lambda s: s.value_counts().idxmax())
+    return float((test['mode'].map(guess).fillna(train.label.value_counts().idxmax()) == test.label).mean())
+
+def mode_shortcut_table(study_dir, results:pd.DataFrame, order:list)->pd.DataFrame:
+    "Per condition: the colour-mode-only predictor's test accuracy and the audit's leave-one-out mode accuracy, beside the models' mean accuracy"
+    sd, rows, acc = Path(study_dir), [], condition_table(results)
+    for cond in order:
+        images, summary = sd / f'images-{cond}.csv', sd / f'audit-{cond}.json'
+        if not images.exists(): continue
+        im = read_csv(images, usecols=['path', 'label', 'subset', 'mode'])
+        loo = {s['scope']: s['accuracy'] for s in json.loads(summary.read_text()).get('shortcuts', []) if s['property'] == 'mode'} if summary.exists() else {}
+        test = im[im.subset == 'test']
+        models = acc[acc.condition == cond]
+        rows.append(dict(condition=cond, test_images=len(test), test_rgb_share=float((test['mode'] != 'L').mean()) if len(test) else np.nan,
+                         majority_class_share=float(test.label.value_counts(normalize=True).max()) if len(test) else np.nan,
+                         mode_only_accuracy=_mode_only(im), audit_mode_loo_accuracy=loo.get('all sources', np.nan),
+                         **{f'accuracy · {m}': a for m, a in zip(models.model, models.accuracy)}))
+    return pd.DataFrame(rows)
+
+def plot_conditions(table:pd.DataFrame, metric:str='accuracy', order=None)->Figure:
+    "Each model's mean `metric` over seeds (95 % CI) in each condition, conditions in `order`"
+    conds = list(order or dict.fromkeys(table.condition))
+    fig = Figure(figsize=(1.6 + 1.7 * len(conds), 3.6), layout='constrained')
+    ax = fig.subplots()
+    models = list(dict.fromkeys(table.model))
+    for i, (m, g) in enumerate(table.groupby('model', sort=False)):
+        g = g.set_index('condition').reindex(conds)
+        x = np.arange(len(conds)) + (i - (len(models) - 1) / 2) * .12
+        ax.errorbar(x, g[metric], yerr=[g[metric] - g[f'{metric}_lo'], g[f'{metric}_hi'] - g[metric]], fmt='o-', capsize=3, label=m)
+    ax.set(xticks=range(len(conds)), xticklabels=conds, ylabel=f'{metric} (mean over seeds, 95 % CI)', title=f'{metric} by test condition')
+    ax.grid(axis='y', alpha=.3)
+    ax.legend(fontsize=8)
+    return fig
+
+# %% ../nbs/07a_report.ipynb #a836c838
+def _ci_text(v, lo, hi, signed:bool=False)->str:
+    f = '{:+.3f}' if signed else '{:.3f}'
+    if not np.isfinite(v): return '–'
+    return f.format(v) + (f' [{f.format(lo)}, {f.format(hi)}]' if np.isfinite(lo) else '')
+
+def _p_text(p)->str: return f'{p:.3g}' if np.isfinite(p) else '–'
+
+def _in_order(t:pd.DataFrame, order:list)->pd.DataFrame:
+    "`t` with its rows in the conditions' `order` (stable within a condition)"
+    return t.iloc[np.argsort(t.condition.map({c: i for i, c in enumerate(order)}).to_numpy(), kind='stable')].reset_index(drop=True)
+
+CONDITION_TABLES = ('by_condition', 'condition_tests', 'leaks_by_run', 'leaks', 'subgroups_by_run', 'subgroups', 'mode_shortcut')
+
+def condition_analyses(study_dir, results:pd.DataFrame, order:list)->dict:
+    "The tables of a study with conditions (`CONDITION_TABLES`), written to `evaluation/conditions/*.csv`; name → table"
+    sd = Path(study_dir)
+    leaks, subs = leak_table(sd, results), subgroup_table(sd, results)
+    t = dict(by_condition=condition_table(results, order), condition_tests=condition_tests(results, order), leaks_by_run=leaks,
+             leaks=_in_order(over_seeds(leaks, ['condition', 'model', 'kind', 'group']), order) if len(leaks) else pd.DataFrame(),
+             subgroups_by_run=subs, subgroups=_in_order(over_seeds(subs, ['condition', 'model', 'by', 'group']), order) if len(subs) else pd.DataFrame(),
+             mode_shortcut=mode_shortcut_table(sd, results, order))
+    for k, v in t.items(): write_text_atomic(sd / 'evaluation' / 'conditions' / f'{k}.csv', v.to_csv(index=False))
+    return t
+
+def _colour_images(study_dir:Path, order:list)->tuple:
+    "(images with colour content, images) of the study's data, from a condition's per-image table; (None, None) without one"
+    f = [study_dir / f'images-{c}.csv' for c in order if (study_dir / f'images-{c}.csv').exists()]
+    if not f: return None, None
+    grey = read_csv(f[0], usecols=['grey']).grey.fillna(False).astype(bool)
+    return int((~grey).sum()), len(grey)
+
+# %% ../nbs/07a_report.ipynb #e62c4a16
+def _conditions_md(study_dir:Path, t:dict, order:list, figure:Path|None)->list:
+    "The report's section on conditions: metrics per condition, the baseline vs each other, leaks within the baseline, subgroups, the mode shortcut"
+    ct, base = t['by_condition'], order[0]
+    show = pd.DataFrame([dict(model=r.model, condition=r.condition, seeds=r.seeds,
+                              **{k: _ci_text(getattr(r, k), getattr(r, f'{k}_lo'), getattr(r, f'{k}_hi')) for k in CONDITION_METRICS})
+                         for r in ct.itertuples()])
+    md = ['## Conditions', '', f"The same models and seeds on each condition's split ({', '.join(order)}): mean over seeds "
+          '[95 % t-interval of the mean]. Each condition has its own test set.', '', _md(show), '']
+    if figure: md += [_img(figure, study_dir, 60), '']
+    ts = t['condition_tests']
+    if len(ts):
+        show = pd.DataFrame([dict(model=r.model, metric=r.metric, difference=f'{r.baseline} − {r.condition}', seeds=f'{r.n_a} vs {r.n_b}',
+                                  value=_ci_text(r.diff, r.diff_lo, r.diff_hi, signed=True), t=f'{r.t:.2f}' if np.isfinite(r.t) else '–',
+                                  df=f'{r.df:.1f}' if np.isfinite(r.df) else '–', p=_p_text(r.pvalue)) for r in ts.itertuples()])
+        md += [f'### {base} vs each other condition', '', f"Welch's t-test across seeds; the difference of the means ({base} minus the "
+               'other condition) with its 95 % Welch–Satterthwaite interval. With the baseline first, a positive difference is what the '
+               'baseline adds: the inflation of its numbers, where its test set is leaky.', '', _md(show), '']
+    lk = t['leaks']
+    if len(lk):
+        show = pd.DataFrame([dict(condition=r.condition, model=r.model, images=f'{r.group} ({r.n:.0f})', runs=r.runs,
+                                  accuracy=_ci_text(r.accuracy, r.accuracy_lo, r.accuracy_hi)) for r in lk.itertuples()])
+        md += ['### Within an official test set: images seen in training', '', 'The same runs, their test images split by the audit '
+               "of the condition's data: those with a copy in training (or validation) and those without; those whose patient has training "
+               'images, those whose patient is known but not in training, and those without a known patient. Mean accuracy over seeds '
+               '[95 % CI]; the number of images in brackets.', '', _md(show), '']
+    sg = t['subgroups']
+    if len(sg):
+        show = pd.DataFrame([dict(condition=r.condition, model=r.model, by=r.by, group=f'{r.group} ({r.n:.0f})', runs=r.runs,
+                                  accuracy=_ci_text(r.accuracy, r.accuracy_lo, r.accuracy_hi)) for r in sg.itertuples()])
+        md += ['### By source and by class', '', 'Accuracy on the test images of each data set and of each class (the recall of that class), '
+               'mean over seeds [95 % CI]; the images in brackets.', '', _md(show), '']
+    ms = t['mode_shortcut']
+    if len(ms):
+        n_colour, n = _colour_images(study_dir, order)
+        see = ('Every image here has grey content, so the cache holds one channel (the model tiles it to RGB): the model sees the '
+               'grey pixels and never the file\'s colour mode (RGB or L JPEG).') if n_colour == 0 else (
+               f'{n_colour} of the {n} images have colour content, so the cache holds three channels: those show the model their colour; '
+               'every other image has three equal channels whatever its file\'s mode, so the mode itself is invisible to the model.')
+        see += (' What it can see are the mode\'s correlates: the source, resolution, framing and compression of the files saved in '
+                'each mode.')
+        show = ms.copy()
+        for c in show.columns:
+            if c not in ('condition', 'test_images'): show[c] = show[c].map(lambda v: f'{v:.3f}' if isinstance(v, float) and np.isfinite(v) else v)
+        md += ['### The colour-mode shortcut', '', "`mode_only_accuracy`: each test image's class guessed from its file's colour mode alone "
+               '(the majority class of that mode among the training images); `audit_mode_loo_accuracy`: the audit\'s leave-one-out '
+               'version over all images (`radtl.audit.shortcuts`); beside them the share of RGB files in the test set, the majority '
+               'class\'s share (a constant guess) and the models\' mean accuracy. ' + see, '', _md(show), '']
+    return md
+
 # %% ../nbs/07a_report.ipynb #2dd825b3
+PRECISION_NOTE = ('Precision, recall and F1 are macro averages over the classes; a class the model never predicts has no precision and '
+                  'is left out of the macro precision (scikit-learn\'s `zero_division=np.nan`; its default, 0, would count it as 0).')
+
+def _condition_order(st:dict, results:pd.DataFrame, conditions:dict)->list:
+    "The study's conditions in its file's order (those with runs), else in `conditions.csv`'s order (the study's too), else as they come"
+    have = [c for c in dict.fromkeys(results.get('condition', pd.Series(dtype=str)).fillna('')) if c]
+    named = [c for c in [*(st.get('conditions') or {}), *dict.fromkeys(conditions.values())] if c in have]
+    named = list(dict.fromkeys(named))
+    return named + [c for c in have if c not in named]
+
 def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
                  n_boot:int=1000, # bootstrap resamples of the CIs
                  gradcam:bool=True, # Grad-CAM grids for the first seed of each design
@@ -232,32 +548,103 @@ def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
     done, failures = study_runs(sd)
     if not done and not failures: raise RadtlError(f'{sd}: no finished or failed runs under {sd / "runs"}')
     st = yaml.safe_load((sd / 'study.yaml').read_text()) if (sd / 'study.yaml').exists() else {}
-    ev = evaluate_runs(done, sd / 'evaluation', n_boot=n_boot) if done else dict(metrics=None, comparisons=None, files={})
-    results = results_table(done, ev['metrics'], failures)
+    conditions = study_conditions(sd)
+    labels = _labels(results_table(done, None, failures, conditions))
+    ev = evaluate_runs(done, sd / 'evaluation', n_boot=n_boot, labels=labels) if done else dict(metrics=None, comparisons=None, files={})
+    results = results_table(done, ev['metrics'], failures, conditions)
     write_text_atomic(sd / 'results.csv', results.to_csv(index=False))
+    order = _condition_order(st, results, conditions)
     files, notes = dict(ev['files']), []
     if gradcam and done:
-        firsts = results[results.status == 'done'].groupby(list(DESIGN), sort=False, dropna=False).head(1).head(max_designs)
+        firsts = _with_design_columns(results[results.status == 'done']).groupby(list(DESIGN), sort=False, dropna=False).head(1).head(max_designs)
         for rid in firsts.run_id:
             try: files[f'{rid}/gradcam'] = gradcam_grid(sd / 'runs' / rid, sd / 'evaluation' / 'figures' / rid / 'gradcam.png')
-            except Exception as e: notes.append(f'Grad-CAM of {rid} skipped: {type(e).__name__}: {e}')
+            except Exception as e: notes.append(f'Grad-CAM of {labels.get(rid, rid)} skipped: {type(e).__name__}: {e}')
     md = [f"# Study report: {st.get('name', sd.name)}", '', st.get('description') or '', '']
     md += _weights_md(results, st.get('note') or '')
     md += [f"{(results.status == 'done').sum()} runs finished, {(results.status == 'failed').sum()} failed. "
            'Every number is on the held-out test set; one row per run in [`results.csv`](results.csv).', '']
-    md += ['## Data audit', '', *_audit_md(sd), '', *_split_md(done), '']
+    md += ['## Data audit', '', *_audit_md(sd, order), '']
+    for c in order or ['']:
+        first = [d for d in done if conditions.get(d.name, '') == c][:1]
+        md += [(f'**{c}**: ' if c else '') + line for line in _split_md(first)] + ([''] if first else [])
     md += ['## Results', '', 'One row per design. One seed: value [bootstrap 95 % CI]; several seeds or folds: mean ± sd [95 % CI of the mean over runs]. '
-           'Precision, recall and F1 are macro averages over the classes.', '', _md(paper_table(results)), '']
+           + PRECISION_NOTE, '', _md(paper_table(results)), '']
     md += _external_md(sd, done, ev['metrics'])
     if 'forest_accuracy' in files:
         md += [' '.join(_img(Path(files[k]), sd, 48) for k in ('forest_accuracy', 'forest_auc_macro') if k in files), '']
+    if order and (results.status == 'done').any():
+        t = condition_analyses(sd, results, order)
+        fig = save_figure(plot_conditions(t['by_condition'], 'accuracy', order), sd / 'evaluation' / 'figures' / 'conditions_accuracy.png', dpi=110)
+        md += _conditions_md(sd, t, order, fig)
     if failures:
         md += ['## Failed runs', '', 'These runs raised; `runs/<run_id>.failed.json` holds the traceback. Fix the cause and run the study again: it retries them.', '',
                _md(pd.DataFrame([(f['run_id'], f.get('error', '').splitlines()[0] if f.get('error') else '') for f in failures], columns=['run', 'error'])), '']
-    md += ['## Statistical comparisons', '', *_comparisons_md(ev['comparisons']), '']
+    md += ['## Statistical comparisons', '', *_comparisons_md(ev['comparisons'], labels), '']
     md += ['## Figures', '', 'Confusion matrix, ROC and precision-recall curves (test set), training curves and reliability, '
            'and Grad-CAM of test images, for the first seed of each design.', '', *_figures_md(sd, results, files, max_designs)]
     if notes: md += ['', *[f'_{n}_' for n in notes]]
     write_text_atomic(sd / 'report.md', '\n'.join(md) + '\n')
     if verbose: print(f'report: {sd / "report.md"}', flush=True)
     return sd / 'report.md'
+
+# %% ../nbs/07a_report.ipynb #10cc886f
+RESULTS_COLUMNS = ['condition', 'model', 'seed', 'accuracy', 'balanced_accuracy', 'auc_macro', 'n_train', 'n_test', 'run_id']
+
+def _study_paths(st:dict)->list:
+    "Every data path a study file names: roots, patient tables, references, weights folders (its conditions' too)"
+    secs = [st.get('data') or {}, st.get('intermediate') or {}, *[c.get('data') or {} for c in (st.get('conditions') or {}).values()]]
+    out = [p for s in secs for k in ('roots', 'patients', 'reference', 'reference_patients') for p in _as_paths(s.get(k))]
+    return out + [p for c in (st.get('conditions') or {}).values() for p in c.get('weights_search') or []]
+
+def _as_paths(v)->list: return [] if not v else [str(p) for p in (v if isinstance(v, list) else [v])]
+
+def data_names(paths)->dict:
+    "Absolute path → the name committed files give it: its last part (a data set's folder name), or its last two where that is a number or taken"
+    paths = sorted({str(Path(p)) for p in paths})
+    last = [Path(p).name for p in paths]
+    return {p: (f'{Path(p).parent.name}/{n}' if n.isdigit() or last.count(n) > 1 else n) for p, n in zip(paths, last)}
+
+def relative_text(text:str, names:dict, study_dir)->str:
+    "`text` with every path under a data root named by its data set (`names`: root → name) and the study folder as '.'"
+    for p in sorted(names, key=len, reverse=True): text = text.replace(p + '/', names[p] + '/').replace(p, names[p])
+    return text.replace(str(Path(study_dir).resolve()) + '/', '').replace(str(Path(study_dir).resolve()), '.')
+
+def _machine_paths(text:str, prefixes:list)->list: return [p for p in prefixes if p and p in text]
+
+def export_report(study_dir, # a study folder with its report written (`write_report`)
+                  dest, # folder to write (e.g. results/<study> in a repository)
+                  tables:bool=True)->Path: # also the analysis tables (evaluation/conditions/*.csv, comparisons.csv) and audits
+    "Copy a study's results.csv, report.md, the figures it shows and its analysis tables to `dest`, naming images by their path relative to their data root, never by a machine path"
+    sd, dest = Path(study_dir).resolve(), Path(dest)
+    if not (sd / 'report.md').exists(): raise RadtlError(f'{sd} has no report.md; write it first (radtl report {sd})')
+    st = yaml.safe_load((sd / 'study.yaml').read_text()) if (sd / 'study.yaml').exists() else {}
+    names = data_names(_study_paths(st))
+    rel = lambda text: relative_text(text, names, sd)
+    r = _with_design_columns(read_csv(sd / 'results.csv'))
+    r = r.assign(model=[model_name(x) if x['status'] == 'done' else '' for x in r.to_dict('records')])
+    out = {'results.csv': r[RESULTS_COLUMNS + [c for c in r.columns if c not in RESULTS_COLUMNS]].to_csv(index=False)}
+    md = (sd / 'report.md').read_text()
+    figs = sorted(set(re.findall(r'src="(evaluation/figures/[^"]+)"', md)))
+    out['report.md'] = rel(md.replace('src="evaluation/figures/', 'src="figures/'))
+    if tables:
+        for f in [*sorted((sd / 'evaluation' / 'conditions').glob('*.csv')), sd / 'evaluation' / 'comparisons.csv']:
+            if f.exists(): out[f'tables/{f.name}'] = f.read_text()
+        audits = sorted(sd.glob('audit-*.json')) if (sd / 'conditions.csv').exists() else [sd / 'audit.json']   # a condition study's own audits
+        for f in audits:
+            if f.exists(): out[f'tables/{f.name}'] = f.read_text()
+    prefixes = [*names, str(sd), str(Path.home())]
+    for k, text in out.items():
+        text = out[k] = rel(text)
+        if bad := _machine_paths(text, prefixes): raise RadtlError(f'{k} would name machine paths ({", ".join(bad)}); nothing exported')
+    for k, text in out.items(): write_text_atomic(dest / k, text)
+    for f in figs: compact_png(sd / f, dest / 'figures' / Path(f).relative_to('evaluation/figures'))
+    return dest
+
+def compact_png(src, dst, max_side:int=1000)->Path:
+    "Save the PNG `src` as `dst` for a repository: at most `max_side` pixels a side, 256 colours (a third or less of the bytes)"
+    im = Image.open(src).convert('RGB')
+    if (s := max_side / max(im.size)) < 1: im = im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.LANCZOS)
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dst) as tmp: im.quantize(256).save(tmp, format='png', optimize=True)
+    return Path(dst)

@@ -6,11 +6,11 @@ Docs: https://radtl.github.io/radtl/study.html.md"""
 
 # %% ../nbs/07_study.ipynb #187208ad
 from __future__ import annotations
-import fnmatch, itertools, json, os, socket, sys, time, traceback, datetime
+import fnmatch, itertools, json, os, re, socket, sys, time, traceback, datetime
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import pandas as pd, yaml
-from .core import RadtlError, PROGRESS, say, write_json_atomic, write_text_atomic, default_cache_dir, RunLock, lock_is_stale
+from .core import RadtlError, PROGRESS, say, write_csv_atomic, write_json_atomic, write_text_atomic, default_cache_dir, RunLock, lock_is_stale
 from .config import check_keys, config_from, field_value, yaml_mapping
 from .data import CLASS_ALIASES, left_out_line, normalise_label
 from .splits import SPLIT_FIELDS, split_data
@@ -20,20 +20,23 @@ from .weights import default_search_dirs, resolve_weights, weights_found
 from .dataset import DataConfig, prepare_data
 from .runconfig import RunConfig, check_model
 from .track import Tracker, TrackingConfig, require_backend, tracking_config
-from .train import run
+from .train import run, search_dirs_of
 from .report import write_report
 from .predict import ExternalConfig, external_validation
 
 # %% auto #0
-__all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'RUN_KEYS', 'PRESETS', 'EXTERNAL_PRESETS', 'Study', 'load_study', 'parse_shard',
-           'select_runs', 'run_status', 'study_table', 'design_table', 'write_audit', 'run_study', 'kaggle_set',
-           'find_kaggle_data', 'preset_study', 'demo_study']
+__all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'MODEL_ENTRY_KEYS', 'RUN_KEYS', 'CONDITION_KEYS', 'AUDIT_IMAGE_COLUMNS', 'PRESETS',
+           'EXTERNAL_PRESETS', 'DEMO_CONDITIONS', 'DEMO_SCRATCH', 'Study', 'load_study', 'parse_shard', 'select_runs',
+           'run_status', 'study_table', 'design_table', 'audit_files', 'write_audit', 'write_study_files', 'run_study',
+           'kaggle_set', 'find_kaggle_data', 'preset_study', 'demo_study']
 
 # %% ../nbs/07_study.ipynb #f5284692
-STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate', 'external', 'tracking')
+STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate', 'external', 'tracking', 'conditions')
 MODEL_KEYS = ('backbone', 'weights', 'preprocessing')
+MODEL_ENTRY_KEYS = (*MODEL_KEYS, 'recipes')   # a model entry may name its own recipes (instead of the study's)
 RUN_KEYS = ('batch_size', 'epochs_scale', 'augment', 'n_unfrozen', 'weights_dirs', 'deterministic', 'mixed_precision',
             'jit_compile', 'distribute')
+CONDITION_KEYS = ('data', 'run', 'models', 'weights_search')
 
 def _as_list(v)->list: return list(v) if isinstance(v, (list, tuple)) else [v]
 
@@ -47,7 +50,7 @@ def _folds(d:dict, where:str)->list:
     "The folds a data section runs: all of `n_folds` by default with split kfold, else [0]"
     fo, n = d.pop('folds', None), d.get('n_folds', 5)
     if d.get('split') != 'kfold':
-        if fo is not None:
+        if fo is not None and _as_list(fo) != [0]:   # [0]: what a written-out study (study.yaml) says of a section without folds
             raise RadtlError(f"{where}.folds: folds apply to split: kfold (this section's split is {d.get('split', 'group')!r})")
         return [0]
     if not isinstance(n, int) or isinstance(n, bool) or n < 2:
@@ -79,30 +82,35 @@ def _check_model(backbone, weights, prep, where:str):
     try: check_model(backbone, weights, prep)
     except RadtlError as e: raise RadtlError(f'{where}.{e}') from None
 
-def _models(entries, base:Path|None)->list:
-    "Expand the `models` section into (backbone, weights, preprocessing) triples, in file order"
+def _models(entries, base:Path|None, where:str='models')->list:
+    "Expand the `models` section into (backbone, weights, preprocessing, recipes) tuples, in file order (recipes: None for the study's)"
     if not isinstance(entries, list) or not entries:
-        raise RadtlError('models: give a list of model entries (backbone, weights, preprocessing)')
+        raise RadtlError(f'{where}: give a list of model entries (backbone, weights, preprocessing)')
     out = []
     for i, m in enumerate(entries):
-        where = f'models[{i}]'
+        at = f'{where}[{i}]'
         if isinstance(m, str): m = {'backbone': m}
-        m = check_keys(m, MODEL_KEYS, where)
-        if 'backbone' not in m: raise RadtlError(f'{where}: missing key backbone')
+        m = check_keys(m, MODEL_ENTRY_KEYS, at)
+        if 'backbone' not in m: raise RadtlError(f'{at}: missing key backbone')
+        rs = tuple(_recipes(m['recipes'], f'{at}.recipes')) if m.get('recipes') is not None else None
         for b, w, p in itertools.product(*(_as_list(m.get(k)) for k in MODEL_KEYS)):
             if isinstance(w, str) and w.endswith('.h5'): w = _resolve(w, base)
-            _check_model(b, w, p, where)
-            out.append((b, w, p))
+            _check_model(b, w, p, at)
+            out.append((b, w, p, rs))
     return out
+
+def _model_dict(m:tuple)->dict:
+    b, w, p, rs = m
+    return dict(backbone=b, weights=w, preprocessing=p, **({'recipes': list(rs)} if rs else {}))
 
 # %% ../nbs/07_study.ipynb #b618588d
 @dataclass
 class Study:
-    "A checked study: data, models, recipes, seeds, run options and output folder"
+    "A checked study: data, models, recipes, seeds, run options and output folder (and the conditions it repeats on other data)"
     name: str
     out: Path
     data: dict                      # DataConfig fields, with `fractions` and `folds` lists
-    models: list                    # (backbone, weights, preprocessing) triples
+    models: list                    # (backbone, weights, preprocessing, recipes) tuples; recipes None: the study's
     recipes: list                   # recipe names or dicts
     seeds: list
     run: dict = field(default_factory=dict)       # RunConfig options shared by every run
@@ -111,28 +119,55 @@ class Study:
     note: str = ''                  # printed at the top of the report (e.g. 'random initialisation …')
     external: dict = field(default_factory=dict)  # name → `radtl.predict.ExternalConfig`: every run is also evaluated there
     tracking: dict|None = None      # `radtl.track.TrackingConfig` fields; None: not tracked (never part of a run id)
+    conditions: dict = field(default_factory=dict)   # name → dict(data, run, models, weights_search): the grid on each
+
+    def _parts(self)->list:
+        "(condition, data, run options, models) of each part of the grid: one per condition, or the study's own"
+        if not self.conditions: return [('', self.data, self.run, self.models)]
+        return [(k, c['data'], c['run'], c['models'] or self.models) for k, c in self.conditions.items()]
+
+    def grid(self)->list:
+        "(condition, RunConfig) of every run, sorted by run id (each id once; condition '' in a study without conditions)"
+        out = {}
+        for cond, data, run, models in self._parts():
+            for cfg in _configs(data, run, models, self.recipes, self.seeds, self.intermediate): out.setdefault(cfg.run_id, (cond, cfg))
+        return [out[k] for k in sorted(out)]
 
     def runs(self)->list:
         "Every RunConfig of the grid, sorted by run id (each id once)"
-        data = {k: v for k, v in self.data.items() if k not in ('fractions', 'folds')}
-        out = {}
-        for (b, w, p), r, f, s, k in itertools.product(self.models, self.recipes, self.data['fractions'], self.seeds,
-                                                       self.data.get('folds', [0])):
-            rec = get_recipe(r)
-            if rec.init == 'random': w, p = None, None   # the recipe ignores them: one run for every weights source
-            inter = self.intermediate if rec.uses_intermediate else None
-            cfg = RunConfig(data=dict(data, fraction=f, fold=k), backbone=b, weights=w, preprocessing=p, recipe=r, seed=s,
-                            intermediate=dict(inter) if inter else None, **self.run)
-            out.setdefault(cfg.run_id, cfg)
-        return [out[k] for k in sorted(out)]
+        return [cfg for _, cfg in self.grid()]
+
+    def condition_of(self)->dict: return {cfg.run_id: cond for cond, cfg in self.grid()}
+
+    def weights_search(self, cfg)->list:
+        "The folders searched first for the weight files of `cfg`: its condition's `weights_search` (not part of run ids)"
+        cond = self.condition_of().get(cfg.run_id, '')
+        return list((self.conditions.get(cond) or {}).get('weights_search') or [])
 
     def run_dir(self, cfg)->Path: return self.out / 'runs' / cfg.run_id
 
     def to_dict(self)->dict:
-        return dict(name=self.name, description=self.description, note=self.note, out=str(self.out), data=self.data,
-                    models=[dict(backbone=b, weights=w, preprocessing=p) for b, w, p in self.models], recipes=self.recipes,
-                    seeds=self.seeds, run=self.run, intermediate=self.intermediate, tracking=self.tracking,
-                    external={k: asdict(v) for k, v in self.external.items()})
+        d = dict(name=self.name, description=self.description, note=self.note, out=str(self.out), data=self.data,
+                 models=[_model_dict(m) for m in self.models], recipes=self.recipes,
+                 seeds=self.seeds, run=self.run, intermediate=self.intermediate, tracking=self.tracking,
+                 external={k: asdict(v) for k, v in self.external.items()})
+        if self.conditions:
+            d['conditions'] = {k: dict(data=c['data'], run=c['run'], weights_search=c['weights_search'],
+                                       **({'models': [_model_dict(m) for m in c['models']]} if c['models'] else {}))
+                               for k, c in self.conditions.items()}
+        return d
+
+def _configs(data:dict, run:dict, models:list, recipes:list, seeds:list, intermediate)->list:
+    "The RunConfigs of one data section: models × recipes × fractions × seeds × folds"
+    base, out = {k: v for k, v in data.items() if k not in ('fractions', 'folds')}, []
+    for (b, w, p, rs) in models:
+        for r, f, s, k in itertools.product(rs or recipes, data['fractions'], seeds, data.get('folds', [0])):
+            rec = get_recipe(r)
+            wi, pi = (None, None) if rec.init == 'random' else (w, p)   # the recipe ignores them: one run for every weights source
+            inter = intermediate if rec.uses_intermediate else None
+            out.append(RunConfig(data=dict(base, fraction=f, fold=k), backbone=b, weights=wi, preprocessing=pi, recipe=r, seed=s,
+                                 intermediate=dict(inter) if inter else None, **run))
+    return out
 
 
 # %% ../nbs/07_study.ipynb #5d6edc99
@@ -148,12 +183,12 @@ def _seeds(v)->list:
     if not isinstance(v, list) or not v: raise RadtlError(f'seeds: a list of integers or a count ≥ 1 expected, got {v!r}')
     return [field_value(RunConfig, 'seed', s, f'seeds[{i}]') for i, s in enumerate(v)]
 
-def _recipes(v)->list:
+def _recipes(v, where:str='recipes')->list:
     rs = _as_list(v)
     for i, r in enumerate(rs):
         try: get_recipe(r)
-        except RadtlError as e: raise RadtlError(f'recipes[{i}]: {e}')
-        except TypeError as e: raise RadtlError(f'recipes[{i}]: {e}')
+        except RadtlError as e: raise RadtlError(f'{where}[{i}]: {e}')
+        except TypeError as e: raise RadtlError(f'{where}[{i}]: {e}')
     return rs
 
 def _with_roots(sources, roots:dict)->dict:
@@ -174,6 +209,26 @@ def _external_sources(v, base:Path|None)->dict:
         out[str(name)] = config_from(ExternalConfig, sec, f'external.{name}')
     return out
 
+def _run_options(v, where:str='run')->dict:
+    return {k: field_value(RunConfig, k, x, f'{where}.{k}') for k, x in check_keys(v or {}, RUN_KEYS, where).items()}
+
+_CONDITION_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
+
+def _conditions(v, data:dict, run:dict, base:Path|None)->dict:
+    "Each condition checked: its data (the study's, with the condition's keys replaced; null removes a key), run options, models, weights_search"
+    if not isinstance(v, dict) or not v: raise RadtlError('conditions: a mapping of condition names to their data (and run) overrides expected')
+    out = {}
+    for name, c in v.items():
+        where = f'conditions.{name}'
+        if not isinstance(name, str) or not _CONDITION_NAME.fullmatch(name):
+            raise RadtlError(f'conditions: {name!r} is not a condition name (letters, digits, ".", "_", "-"; it names files)')
+        c = check_keys(c or {}, CONDITION_KEYS, where)
+        merged = {k: x for k, x in {**data, **(c.get('data') or {})}.items() if x is not None}
+        ws = [_resolve(p, base) for p in _as_list(c['weights_search'])] if c.get('weights_search') else []
+        out[name] = dict(data=_data_section(merged, f'{where}.data', base), run={**run, **_run_options(c.get('run'), f'{where}.run')},
+                         models=_models(c['models'], base, f'{where}.models') if c.get('models') else None, weights_search=ws)
+    return out
+
 def load_study(src, # a YAML file, YAML text or a dict
                out=None, # override the study's output folder
                data=None, # override data.roots (a list of folders)
@@ -191,7 +246,7 @@ def load_study(src, # a YAML file, YAML text or a dict
         if k not in d: raise RadtlError(f'{where}: missing key {k!r}')
     if data: d['data'] = {**(d['data'] or {}), 'roots': [str(Path(r).resolve()) for r in _as_list(data)]}
     if external: d['external'] = _with_roots(d.get('external'), external)
-    run = {k: field_value(RunConfig, k, v, f'run.{k}') for k, v in check_keys(d.get('run') or {}, RUN_KEYS, 'run').items()}
+    run = _run_options(d.get('run'))
     if out is None and not d.get('out'): raise RadtlError(f"{where}: missing key 'out' (the output folder)")
     out_dir = Path(out) if out is not None else Path(_resolve(d['out'], base))
     if out_dir.exists() and not out_dir.is_dir(): raise RadtlError(f'{where}: the output folder {out_dir} exists and is a file')
@@ -200,7 +255,8 @@ def load_study(src, # a YAML file, YAML text or a dict
                recipes=_recipes(d.get('recipes', 'two-phase')), seeds=_seeds(d.get('seeds', [0])), run=run,
                intermediate=None, description=str(d.get('description') or ''), note=str(d.get('note') or ''),
                external=_external_sources(d.get('external'), base),
-               tracking=_tracking_dict(d.get('tracking')))
+               tracking=_tracking_dict(d.get('tracking')),
+               conditions=_conditions(d['conditions'], d['data'], run, base) if d.get('conditions') is not None else {})
     if d.get('intermediate'):
         inter = _data_section(d['intermediate'], 'intermediate', base)
         if inter.pop('fractions') != [1.0]: raise RadtlError('intermediate: fractions apply to the target data only')
@@ -239,26 +295,28 @@ def run_status(run_dir, stale_s:float=300)->str:
     return 'partial' if d.with_name(d.name + '.partial').exists() else 'todo'
 
 def study_table(study:Study, configs:list|None=None):
-    "One row per run: id, design, seed, fold (k-fold splits) and status"
+    "One row per run: id, (condition,) design, seed, fold (k-fold splits) and status"
     cfgs = study.runs() if configs is None else configs
-    return pd.DataFrame([dict(run_id=c.run_id, backbone=c.backbone, weights=c.effective_weights or 'random',
-                              preprocessing=c.preprocessing or 'default', recipe=c.recipe_obj.name, fraction=c.data.fraction,
-                              seed=c.seed, fold=c.data.fold if c.data.split == 'kfold' else None, status=run_status(study.run_dir(c))) for c in cfgs],
-                        columns=['run_id', 'backbone', 'weights', 'preprocessing', 'recipe', 'fraction', 'seed', 'fold', 'status'])
+    cond = study.condition_of() if study.conditions else None
+    cols = ['run_id', *(['condition'] if cond else []), 'backbone', 'weights', 'preprocessing', 'recipe', 'fraction', 'seed', 'fold', 'status']
+    return pd.DataFrame([dict(run_id=c.run_id, condition=cond.get(c.run_id) if cond else None, backbone=c.backbone,
+                              weights=c.effective_weights or 'random', preprocessing=c.preprocessing or 'default', recipe=c.recipe_obj.name,
+                              fraction=c.data.fraction, seed=c.seed, fold=c.data.fold if c.data.split == 'kfold' else None,
+                              status=run_status(study.run_dir(c))) for c in cfgs], columns=cols)
 
 # %% ../nbs/07_study.ipynb #71b4bd0a
-def _design(cfg:RunConfig)->str:
-    "backbone · weights (preprocessing) · recipe (· fraction): what a run's seeds and folds repeat"
+def _design(cfg:RunConfig, condition:str='')->str:
+    "backbone · weights (preprocessing) · recipe (· fraction) (· condition): what a run's seeds and folds repeat"
     w = cfg.effective_weights or 'random'
     w = Path(w).name if str(w).endswith('.h5') else w
     parts = [cfg.backbone, w + (f' ({cfg.preprocessing})' if cfg.preprocessing else ''), cfg.recipe_obj.name]
-    return ' · '.join(parts + ([f'fraction {cfg.data.fraction:g}'] if cfg.data.fraction < 1 else []))
+    return ' · '.join(parts + ([f'fraction {cfg.data.fraction:g}'] if cfg.data.fraction < 1 else []) + ([condition] if condition else []))
 
-def _weights_note(cfg:RunConfig)->str:
+def _weights_note(cfg:RunConfig, search:list|None=None)->str:
     "What the weights of `cfg` lack on this machine: '' for nothing, else the file looked for (ImageNet: Keras downloads it when online)"
     if cfg.effective_weights is None: return ''
     spec, w = get_backbone(cfg.backbone), str(cfg.effective_weights)
-    try: info = resolve_weights(cfg.backbone, w, cfg.weights_dirs)
+    try: info = resolve_weights(cfg.backbone, w, search_dirs_of(cfg, search))
     except RadtlError:
         src = spec.sources.get(w.lower())
         return f'missing: {src.files[0] if src else w}'
@@ -267,27 +325,40 @@ def _weights_note(cfg:RunConfig)->str:
 
 def design_table(study:Study, configs:list|None=None)->pd.DataFrame:
     "One row per design of `configs` (default: the grid): its runs, their seeds, how many are done, the weight file it lacks"
-    groups = {}
-    for c in (study.runs() if configs is None else configs): groups.setdefault(_design(c), []).append(c)
+    groups, cond = {}, study.condition_of()
+    for c in (study.runs() if configs is None else configs): groups.setdefault(_design(c, cond.get(c.run_id, '')), []).append(c)
     rows = [dict(design=d, runs=len(cs), seeds=' '.join(map(str, sorted({c.seed for c in cs}))),
-                 done=sum(run_status(study.run_dir(c)) == 'done' for c in cs), weights=_weights_note(cs[0])) for d, cs in groups.items()]
+                 done=sum(run_status(study.run_dir(c)) == 'done' for c in cs),
+                 weights=_weights_note(cs[0], study.weights_search(cs[0]))) for d, cs in groups.items()]
     return pd.DataFrame(rows, columns=['design', 'runs', 'seeds', 'done', 'weights'])
 
 # %% ../nbs/07_study.ipynb #e79cfc2d
 def _data_key(dc)->str:
     return json.dumps(asdict(dc), sort_keys=True, default=str)
 
-def _files_line(st, a:dict)->str:
-    return f"study {st.name}: data: {a.get('n_images')} files, {a.get('n_usable')} usable labelled images; {left_out_line(a.get('errors') or {})}"
+def _files_line(st, a:dict, condition:str='')->str:
+    return (f"study {st.name}{' · ' + condition if condition else ''}: data: {a.get('n_images')} files, {a.get('n_usable')} usable labelled images; "
+            f"{left_out_line(a.get('errors') or {})}")
 
-def write_audit(study:Study, cache_dir=None, progress:bool=False)->Path:
-    "Audit the study's data (with its patients and reference, as its runs see them) into `<out>/audit.json` unless it is there already"
-    path = study.out / 'audit.json'
-    if path.exists(): return path
-    args = {k: v for k, v in study.data.items() if k in SPLIT_FIELDS and k not in ('fraction', 'fold')}
-    ds = split_data(**args, cache_dir=cache_dir, progress=progress)
-    write_json_atomic(path, dict(ds.audit.summary, roots=study.data['roots'], group_record=ds.groups))
-    return path
+AUDIT_IMAGE_COLUMNS = ['path', 'label', 'source', 'split', 'subset', 'format', 'mode', 'grey', 'width', 'height', 'md5', 'dup_group',
+                       'group', 'patient', 'patient_from', 'test_leak', 'patient_test_leak']
+
+def audit_files(study:Study)->dict:
+    "Condition → (audit summary JSON, per-image table CSV) in `study.out`: `audit.json` alone ('') without conditions"
+    if not study.conditions: return {'': (study.out / 'audit.json', None)}
+    return {k: (study.out / f'audit-{k}.json', study.out / f'images-{k}.csv') for k in study.conditions}
+
+def write_audit(study:Study, cache_dir=None, progress:bool=False)->dict:
+    "Audit the study's data (with its patients and reference, as its runs see them; each condition's) into `<out>` unless there already"
+    files = audit_files(study)
+    for cond, (summary, images) in files.items():
+        if summary.exists() and (images is None or images.exists()): continue
+        data = study.conditions[cond]['data'] if cond else study.data
+        args = {k: v for k, v in data.items() if k in SPLIT_FIELDS and k not in ('fraction', 'fold')}
+        ds = split_data(**args, cache_dir=cache_dir, progress=progress)
+        if images is not None: write_csv_atomic(images, ds.images[[c for c in AUDIT_IMAGE_COLUMNS if c in ds.images]])
+        write_json_atomic(summary, dict(ds.audit.summary, roots=data['roots'], group_record=ds.groups))
+    return files
 
 # %% ../nbs/07_study.ipynb #6de2fdb3
 def _failure(cfg, e:BaseException)->dict:
@@ -316,7 +387,8 @@ def _run_one(study, cfg, prepared, cache_dir, verbose, tracker=None)->str:
         if (d / 'metrics.json').exists(): return 'done'
         data = _prepared(prepared, cfg.data, cache_dir)
         inter = _prepared(prepared, cfg.intermediate, cache_dir) if cfg.recipe_obj.uses_intermediate else None
-        run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False, tracker=tracker)   # this process holds the lock
+        run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False, tracker=tracker,   # this process holds the lock
+            weights_search=study.weights_search(cfg))
         failed.unlink(missing_ok=True)
         return 'done'
     except Exception as e:
@@ -369,6 +441,18 @@ def _report_is_current(st:Study, cfgs:list, since:float)->bool:
     return rep.stat().st_mtime >= max([since, *ends])
 
 # %% ../nbs/07_study.ipynb #dbad12ad
+def write_study_files(st:Study, cache_dir=None, verbose:int=PROGRESS):
+    "What the report reads besides the runs: study.yaml, the run → condition table (`conditions.csv`, in the conditions' order) and the audits"
+    st.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(st.out / 'study.yaml', yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False))
+    if st.conditions:
+        rank = {k: i for i, k in enumerate(st.conditions)}
+        rows = sorted(st.condition_of().items(), key=lambda r: (rank[r[1]], r[0]))
+        write_csv_atomic(st.out / 'conditions.csv', pd.DataFrame(rows, columns=['run_id', 'condition']))
+    try:
+        for cond, (summary, _) in write_audit(st, cache_dir).items(): say(verbose, _files_line(st, json.loads(summary.read_text()), cond))
+    except Exception as e: say(verbose, f'audit failed ({type(e).__name__}: {e}); the runs will fail the same way')
+
 def run_study(study, # a `Study`, or what `load_study` reads
               shard=(0, 1), # (i, n) or 'i/n': this process's share of the grid
               only:str|None=None, # glob pattern (or word) the run ids must match
@@ -386,10 +470,7 @@ def run_study(study, # a `Study`, or what `load_study` reads
     table = study_table(st, cfgs)
     res = dict(study=st, table=table, ran=[], failed=[], skipped=[], report=None, exit_status=0)
     if dry_run: return res
-    st.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(st.out / 'study.yaml', yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False))
-    try: say(verbose, _files_line(st, json.loads(write_audit(st, cache_dir).read_text())))
-    except Exception as e: say(verbose, f'audit failed ({type(e).__name__}: {e}); the runs will fail the same way')
+    write_study_files(st, cache_dir, verbose)
     tracker = _tracker(st, cfgs, table, tc, n_boot, verbose)
     prepared, todo = {}, [c for c, s in zip(cfgs, table.status) if s != 'done']
     say(verbose, f"study {st.name}: {len(allcfg)} runs; this process: {len(cfgs)} selected, {len(cfgs) - len(todo)} already done, "
@@ -462,6 +543,32 @@ models:""" + _DENSENETS + """
 recipes: [double-finetune, two-phase]
 seeds: [0, 1, 2]
 run: {batch_size: 32, augment: brain-mri}
+""",
+'brain-mri-cpu': """
+name: brain-mri-cpu
+description: >-
+  The CPU edition of brain-mri-pretraining, on its question 'how much does leakage inflate the numbers?':
+  both Kaggle sets merged, at 96 px, a model that learns from scratch on two CPU cores (smallcnn) and the same
+  model from in-domain SimCLR weights, on three test conditions of the same images: naive (the official split as
+  published, test not cleaned), image-clean (no duplicate group spans train and test) and patient-clean
+  (no duplicate group nor patient does; patients from linking to the figshare set). Pretrain each condition's
+  SimCLR weights first, on its training images only (radtl pretrain --backbone smallcnn --image-size 96
+  --out DIR/CONDITION with the condition's split; naive without the reference), and pass DIR as
+  --condition-weights.
+out: radtl-brain-mri-cpu
+data: {image_size: 96, resize: stretch}
+conditions:
+  naive:
+    data: {split: official, clean_test: false, reference: $REFERENCE, reference_patients: $REFERENCE_PATIENTS}
+  image-clean:
+    data: {split: group}
+  patient-clean:
+    data: {split: group, reference: $REFERENCE, reference_patients: $REFERENCE_PATIENTS}
+models:
+  - {backbone: smallcnn, weights: simclr}
+recipes: [random-finetune-all, finetune-all]
+seeds: [0, 1, 2]
+run: {batch_size: 32, epochs_scale: 0.2, augment: brain-mri}
 """,
 'in-domain-pretraining': """
 name: in-domain-pretraining
@@ -547,6 +654,18 @@ def _external_preset_roots(name:str, data, external, found:list)->tuple:
         raise RadtlError(f'preset {name}: give the {train} set with --data ROOT and the {test} set with --external {test}=ROOT '
                          f'(not found under the Kaggle input folder)')
     return data, external
+_PLACEHOLDERS = {'$REFERENCE': 'reference', '$REFERENCE_PATIENTS': 'reference_patients'}   # filled by preset_study's arguments
+
+def _fill(v, values:dict, used:set):
+    "`v` with every placeholder string replaced by its value in `values` (recording the placeholders met in `used`)"
+    if isinstance(v, dict): return {k: _fill(x, values, used) for k, x in v.items()}
+    if isinstance(v, list): return [_fill(x, values, used) for x in v]
+    if isinstance(v, str) and v in _PLACEHOLDERS:
+        used.add(v)
+        return values.get(_PLACEHOLDERS[v])
+    return v
+
+def _resolved(paths): return [str(Path(p).resolve()) for p in _as_list(paths)] if paths else None
 
 def preset_study(name:str, # a key of `PRESETS`
                  data=None, # image folders; default: found under `kaggle_base`
@@ -554,6 +673,9 @@ def preset_study(name:str, # a key of `PRESETS`
                  intermediate=None, # image folders of the intermediate set (double-finetuning)
                  external=None, # external sources' folders, name → folders (the external presets: found under `kaggle_base` if not given)
                  kaggle_base='/kaggle/input', # searched when `data` is not given
+                 reference=None, # reference folder(s) carrying patients, for the presets whose conditions link to one (brain-mri-cpu)
+                 reference_patients=None, # the patient table (CSV) of a `reference` folder of images
+                 condition_weights=None, # folder with a subfolder per condition holding its weight files (e.g. its SimCLR weights); not part of run ids
                  **overrides)->Study:
     "The `Study` of preset `name` on `data` (overrides replace top-level keys, e.g. `seeds=[0]`)"
     if name not in PRESETS: raise RadtlError(f'unknown preset {name!r}; presets: {", ".join(PRESETS)}')
@@ -568,27 +690,44 @@ def preset_study(name:str, # a key of `PRESETS`
     if any(get_recipe(r).uses_intermediate for r in d['recipes']):
         if not intermediate:
             raise RadtlError(f'preset {name}: give --intermediate ROOT (the data set of the first fine-tuning stage)')
-        roots = [str(Path(r).resolve()) for r in _as_list(intermediate)]
-        d['intermediate'] = {k: v for k, v in d['data'].items() if k != 'fractions'} | {'roots': roots}
+        d['intermediate'] = {k: v for k, v in d['data'].items() if k != 'fractions'} | {'roots': [str(Path(r).resolve()) for r in _as_list(intermediate)]}
+    values, used = dict(reference=_resolved(reference), reference_patients=str(Path(reference_patients).resolve()) if reference_patients else None), set()
+    d = _fill(d, values, used)
+    if used and not (reference and reference_patients):
+        raise RadtlError(f"preset {name}: give --reference DIR (repeatable) and --reference-patients CSV: conditions "
+                         f"{', '.join(k for k, c in d['conditions'].items() if (c.get('data') or {}).get('reference', '') is None)} "
+                         "take their patients from a reference set")
+    if not used and (reference or reference_patients):
+        d['data'].update({k: v for k, v in values.items() if v})
+    if condition_weights is not None:
+        if not d.get('conditions'): raise RadtlError(f'preset {name}: --condition-weights applies to presets with conditions')
+        for k, c in d['conditions'].items(): c['weights_search'] = [str(Path(condition_weights).resolve() / k)]
     d.update(overrides)
     return load_study(d, out=Path(out or d['out']).resolve(), external=external)
 
 # %% ../nbs/07_study.ipynb #c3265b41
+DEMO_CONDITIONS = {'naive': dict(split='official', clean_test=False), 'leakage-free': dict(split='group')}
+DEMO_SCRATCH = dict(name='from-scratch', init='random', description="the demo's smallcnn: every layer trains from random weights, at 2e-3",
+                    phases=[dict(name='all', trainable='all', lr=2e-3, epochs=300, patience=10)])   # 30 epochs at the demo's epochs scale
+
 def demo_study(root, # the synthetic image folder
                out, # the demo's output folder
                size:int=32, # image side in pixels
                epochs_scale:float=0.1, # share of the study's epochs
                seeds=(0,))->Study:
-    "The scaled-down brain-MRI pretraining study of `radtl demo`"
+    "The scaled-down brain-MRI pretraining study of `radtl demo`: smallcnn from scratch on the naive and the leakage-free split, the study's backbones on the leakage-free one"
     d = yaml.safe_load(PRESETS['brain-mri-pretraining'])
     models, missing = [], []
     for m in d['models'][:3]:
         ok = weights_found(m['backbone'], m['weights'])
         if not ok: missing.append(f"{m['weights']} {m['backbone']}")
         models.append(m if ok else dict(backbone=m['backbone'], weights=None))
-    note = ('random initialisation (no pretrained weights found: ' + ', '.join(missing) + '); '
-            'accuracy near chance is the honest result of a few epochs from random weights') if missing else ''
-    d.update(name='demo', models=models, seeds=list(seeds), note=note, data=dict(roots=[str(root)], image_size=size, split='group'),
-             description='radtl demo: scaled-down brain-mri-pretraining on the synthetic brain-MRI set',
+    note = ('the study backbones start from random initialisation (no pretrained weights found: ' + ', '.join(missing) + '); '
+            'accuracy near chance is the honest result of a few epochs from random weights; smallcnn, trained from scratch '
+            'with every layer learning, is the model that learns here') if missing else ''
+    scratch = dict(backbone='smallcnn', weights='random', recipes=[DEMO_SCRATCH])
+    d.update(name='demo', models=[scratch, *models], seeds=list(seeds), note=note, data=dict(roots=[str(root)], image_size=size),
+             conditions={'naive': dict(data=DEMO_CONDITIONS['naive'], models=[scratch]), 'leakage-free': dict(data=DEMO_CONDITIONS['leakage-free'])},
+             description='radtl demo: scaled-down brain-mri-pretraining on the synthetic brain-MRI set, and how much the planted test leaks inflate accuracy',
              run=dict(batch_size=32, epochs_scale=epochs_scale, augment='brain-mri'))
     return load_study(d, out=Path(out))

@@ -7,7 +7,7 @@ Docs: https://radtl.github.io/radtl/train.html.md"""
 # %% ../nbs/04f_train.ipynb #ad5c8763
 from __future__ import annotations
 import json, os, shutil, time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import keras
@@ -20,7 +20,7 @@ from .cache import ImageCache
 from .batches import CacheBatches
 from .augment import BRAIN_MRI_AUGMENT
 from .registry import resolve_mode
-from .weights import resolve_weights
+from .weights import default_search_dirs, resolve_weights
 from .model import build_classifier, base_of, freeze_base, unfreeze_last
 from .dataset import DataConfig, PreparedData, prepare_data
 from .runconfig import RunConfig
@@ -32,7 +32,7 @@ from .metrics import basic_metrics
 
 # %% auto #0
 __all__ = ['set_trainable', 'fit_phase', 'predictions_table', 'time_to_convergence', 'stage_start', 'Progress', 'run_model',
-           'Stages', 'train_phases', 'run', 'DataConfig', 'PreparedData', 'prepare_data', 'RunConfig']
+           'Stages', 'train_phases', 'search_dirs_of', 'run', 'DataConfig', 'PreparedData', 'prepare_data', 'RunConfig']
 
 # %% ../nbs/04f_train.ipynb #f3e1a002
 _all_ = ['DataConfig', 'PreparedData', 'prepare_data', 'RunConfig']
@@ -282,6 +282,10 @@ def _check_out(out:Path):
     for p in (out, out.with_name(out.name + '.partial')):
         if p.exists() and not p.is_dir(): raise RadtlError(f'{p} exists and is not a folder; give the run another output folder')
 
+def search_dirs_of(cfg:RunConfig, first:list|None=None)->list:
+    "The folders searched for the weight files of `cfg`: `first` (a study condition's, not part of the run id), then `cfg.weights_dirs` or the defaults"
+    return [*(first or []), *(default_search_dirs() if cfg.weights_dirs is None else cfg.weights_dirs)]
+
 def _check_inputs(cfg:RunConfig):
     "What can be checked before any scan: the data folders and the weights (their file included)"
     for dc in (cfg.data, cfg.intermediate if cfg.recipe_obj.uses_intermediate else None):
@@ -312,13 +316,15 @@ def run(config, # a `RunConfig` or its dict form
         cache_dir=None, # radtl cache folder (default: $RADTL_CACHE or ~/.cache/radtl)
         verbose:int=PROGRESS, # `radtl.core`'s scale: QUIET, PROGRESS, EPOCHS or BATCHES
         lock:bool=True, # take `<out>.lock` (False: the caller holds it, as a study does)
-        tracker=None)->dict: # a connected `radtl.track.Tracker` logging the run (None: not tracked)
+        tracker=None, # a connected `radtl.track.Tracker` logging the run (None: not tracked)
+        weights_search:list|None=None)->dict: # folders searched first for weight files (where they lie here: not part of the run id)
     "Train one run into `out` (resuming it if interrupted; nothing to do if finished); returns its metrics"
     cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
     out = Path(out)
     _check_out(out)
     if (out / 'metrics.json').exists(): return _finished(out, verbose, cfg, tracker)
-    _check_inputs(cfg)
+    built = replace(cfg, weights_dirs=search_dirs_of(cfg, weights_search)) if weights_search else cfg   # builds the model; cfg is what is recorded
+    _check_inputs(built)
     with claimed_folder(out, lock) as work:
         if (out / 'metrics.json').exists(): return _finished(out, verbose, cfg, tracker)   # finished by another process meanwhile
         if (work / 'metrics.json').exists():   # killed after its last write (metrics.json), before the rename
@@ -335,7 +341,7 @@ def run(config, # a `RunConfig` or its dict form
         gpu, mlrun = has_gpu(), tracker.start_run(cfg, out) if tracker is not None else None
         try:
             with device_scope(cfg.mixed_precision, cfg.distribute, gpu):
-                model = train_phases(cfg, data, inter, work, gpu, verbose,
+                model = train_phases(built, data, inter, work, gpu, verbose,
                                      on_build=lambda model: _write_config(work, cfg, data, inter, model, gpu),
                                      callbacks=tracker.run_callbacks(mlrun, work / 'history.csv') if mlrun else ())
                 m = _finish(model, cfg, data, work)

@@ -144,6 +144,26 @@ PRESET_IDS = {
         "densenet121-radimagenet-two-phase-s1-d721893f",
         "densenet121-radimagenet-two-phase-s2-7b4d86b1"
     ],
+    "brain-mri-cpu": [   # with reference /data/figshare and /data/figshare-pid.csv, at the commit that added the preset
+        "smallcnn-random-random-finetune-all-s0-25a557db",
+        "smallcnn-random-random-finetune-all-s0-3e6d79a4",
+        "smallcnn-random-random-finetune-all-s0-e43aae7d",
+        "smallcnn-random-random-finetune-all-s1-20fd30d1",
+        "smallcnn-random-random-finetune-all-s1-878a0e83",
+        "smallcnn-random-random-finetune-all-s1-f311f6d4",
+        "smallcnn-random-random-finetune-all-s2-44fb2690",
+        "smallcnn-random-random-finetune-all-s2-a43ca2c0",
+        "smallcnn-random-random-finetune-all-s2-bf16458e",
+        "smallcnn-simclr-finetune-all-s0-8e6bed86",
+        "smallcnn-simclr-finetune-all-s0-999076cf",
+        "smallcnn-simclr-finetune-all-s0-c98c688c",
+        "smallcnn-simclr-finetune-all-s1-22cfaa24",
+        "smallcnn-simclr-finetune-all-s1-8216b913",
+        "smallcnn-simclr-finetune-all-s1-93c4e996",
+        "smallcnn-simclr-finetune-all-s2-4024e991",
+        "smallcnn-simclr-finetune-all-s2-755e906f",
+        "smallcnn-simclr-finetune-all-s2-82fa8290"
+    ],
     "in-domain-pretraining": [
         "densenet121-imagenet-finetune-all-s0-349b0694",
         "densenet121-imagenet-finetune-all-s1-1f7a2010",
@@ -185,5 +205,22 @@ PRESET_IDS['brain-mri-external'] = PRESET_IDS['brain-mri-external-reverse'] = [
 @pytest.mark.parametrize('preset', sorted(PRESETS))
 def test_preset_run_ids_are_pinned(preset, tmp_path):
     external = {EXTERNAL_PRESETS[preset][1]: ['/data/other']} if preset in EXTERNAL_PRESETS else None
-    st = preset_study(preset, data=['/data/brain'], out=tmp_path / 'st', intermediate=['/data/inter'], external=external)
+    st = preset_study(preset, data=['/data/brain'], out=tmp_path / 'st', intermediate=['/data/inter'], external=external,
+                      **(REF if preset == 'brain-mri-cpu' else {}))
     assert [c.run_id for c in st.runs()] == PRESET_IDS[preset]
+
+REF = dict(reference=['/data/figshare'], reference_patients='/data/figshare-pid.csv')
+
+def test_conditions_keep_the_ids_of_their_data_written_out(tmp_path):
+    "A condition names runs without changing them: brain-mri-cpu's runs are those of one study file per condition, as computed before the preset"
+    import yaml
+    from radtl.study import PRESETS, load_study
+    st = preset_study('brain-mri-cpu', data=['/data/brain'], out=tmp_path / 'st', condition_weights='/w', **REF)
+    d = yaml.safe_load(PRESETS['brain-mri-cpu'])
+    refs = {'$REFERENCE': REF['reference'], '$REFERENCE_PATIENTS': REF['reference_patients']}
+    by_file = {}
+    for name, c in d['conditions'].items():
+        data = {**d['data'], 'roots': ['/data/brain'], **{k: refs.get(v, v) for k, v in c['data'].items()}}
+        f = dict(d, data=data, out=str(tmp_path / name)); f.pop('conditions')
+        by_file.update({cfg.run_id: name for cfg in load_study(f).runs()})
+    assert st.condition_of() == by_file and len(by_file) == 18

@@ -105,6 +105,21 @@ def test_preset_dry_run_lists_its_runs(syn, tmp_path, preset, n):
     for r in study['recipes']: assert any(f'-{r}-s' in i for i in ids)
     assert {int(s) for s in re.findall(r'-s(\d)-', ' '.join(ids))} == set(study['seeds'])
 
+def test_cpu_preset_takes_its_reference_and_condition_weights(syn, tmp_path):
+    "brain-mri-cpu: three conditions, the reference for two of them, each condition's weights folder searched first; refused without the reference"
+    ref, pid = tmp_path / 'figshare', tmp_path / 'pid.csv'
+    ref.mkdir(); pid.write_text('index,patient,label\n'); (tmp_path / 'simclr' / 'naive').mkdir(parents=True)
+    args = ('study', '--preset', 'brain-mri-cpu', '--data', syn, '--out', tmp_path / 'o', '--dry-run')
+    rc, out, err = radtl_in_process(*args, '--reference', ref, '--reference-patients', pid, '--condition-weights', tmp_path / 'simclr')
+    assert rc == 0, err
+    assert '18 runs in all' in out and f"condition naive: its weight files searched for first in {tmp_path / 'simclr' / 'naive'}" in out
+    assert len(listed_ids(out)) == 18 and 'patient-clean' in out
+    rc, out, err = radtl_in_process(*args)
+    assert rc == 2 and 'give --reference DIR (repeatable) and --reference-patients CSV: conditions naive, patient-clean' in err
+    f = tmp_path / 's.yaml'; f.write_text(yaml.safe_dump(dict(data=dict(roots=[str(syn)]), models=['smallcnn'], out=str(tmp_path / 'o'))))
+    rc, out, err = radtl_in_process('study', f, '--reference', ref, '--dry-run')
+    assert rc == 2 and '--reference, --reference-patients and --condition-weights apply to --preset' in err
+
 def test_preset_without_data_finds_nothing_and_says_so(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rc, out, err = radtl_in_process('study', '--preset', 'brain-mri-pretraining', '--dry-run')
@@ -124,7 +139,7 @@ def test_study_prints_and_reports_files_left_out(syn, tmp_path):
     root = tmp_path / 'data'; shutil.copytree(syn, root)
     (root / 'Training' / 'glioma_tumor' / 'notes.txt').write_text('x'); shutil.copy(next((root / 'Training' / 'no_tumor').iterdir()), root / 'Training' / 'stray.jpg')
     st = load_study(tiny_study(root, tmp_path / 'out', tmp_path / 'no-weights'))
-    a = json.loads(write_audit(st).read_text())
+    a = json.loads(write_audit(st)[""][0].read_text())
     assert _files_line(st, a).endswith('left out: 2 files (not_image 1, unlabelled 1)')
     from radtl.report import _audit_md
     assert '| … by kind | not_image 1, unlabelled 1 |' in '\n'.join(_audit_md(st.out))
