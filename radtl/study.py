@@ -367,6 +367,21 @@ def _failure(cfg, e:BaseException)->dict:
                 traceback=''.join(traceback.format_exception(type(e), e, e.__traceback__)),
                 config=json.loads(json.dumps(cfg.to_dict(), default=str)))
 
+def _attempt(cfg, lock_path:Path, failed:Path, label:str, work, verbose:int)->str:
+    """`work()` ('done') under the run's lock: 'running' when another process holds it, 'failed' when `work` raises;
+    the failure is written to `failed` (with its traceback) and not raised, so one broken run never stops a study"""
+    lock = RunLock(lock_path)
+    if not lock.acquire(): return 'running'
+    try:
+        status = work()
+        failed.unlink(missing_ok=True)
+        return status
+    except Exception as e:
+        write_json_atomic(failed, _failure(cfg, e))
+        say(verbose, f'{label}: FAILED: {type(e).__name__}: {e}')
+        return 'failed'
+    finally: lock.release()
+
 def _prepared(cache:dict, dc, cache_dir):
     "The PreparedData of data config `dc`, prepared once (an error is remembered and raised for every run that needs it)"
     k = _data_key(dc)
@@ -380,40 +395,25 @@ def _prepared(cache:dict, dc, cache_dir):
 def _run_one(study, cfg, prepared, cache_dir, verbose, tracker=None)->str:
     "Train `cfg` under its lock: 'done', 'failed' or 'running' (held elsewhere)"
     d = study.run_dir(cfg)
-    failed = d.with_name(d.name + '.failed.json')
-    lock = RunLock(d.with_name(d.name + '.lock'))
-    if not lock.acquire(): return 'running'
-    try:
+    def train():
         if (d / 'metrics.json').exists(): return 'done'
         data = _prepared(prepared, cfg.data, cache_dir)
         inter = _prepared(prepared, cfg.intermediate, cache_dir) if cfg.recipe_obj.uses_intermediate else None
         run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False, tracker=tracker,   # this process holds the lock
             weights_search=study.weights_search(cfg))
-        failed.unlink(missing_ok=True)
         return 'done'
-    except Exception as e:
-        write_json_atomic(failed, _failure(cfg, e))
-        say(verbose, f'{cfg.run_id}: FAILED: {type(e).__name__}: {e}')
-        return 'failed'
-    finally: lock.release()
+    return _attempt(cfg, d.with_name(d.name + '.lock'), d.with_name(d.name + '.failed.json'), cfg.run_id, train, verbose)
 
 # %% ../nbs/07_study.ipynb #dde60bd6
 def _external_one(st:Study, cfg, name:str, src, cache_dir, n_boot:int, verbose:int)->str:
     "Evaluate the finished run `cfg` on external source `name` unless done: 'done', 'failed' or 'running' (its lock is held elsewhere)"
     d = st.run_dir(cfg)
-    out, failed = d / 'external' / name, d / 'external' / f'{name}.failed.json'
+    out = d / 'external' / name
     if (out / 'summary.json').exists(): return 'done'
-    lock = RunLock(d.with_name(d.name + '.lock'))
-    if not lock.acquire(): return 'running'
-    try:
+    def evaluate():
         external_validation(d, src.roots, out, name=name, n_boot=n_boot, verbose=verbose, cache_dir=cache_dir, **src.options())
-        failed.unlink(missing_ok=True)
         return 'done'
-    except Exception as e:
-        write_json_atomic(failed, _failure(cfg, e))
-        say(verbose, f'{cfg.run_id} on {name}: FAILED: {type(e).__name__}: {e}')
-        return 'failed'
-    finally: lock.release()
+    return _attempt(cfg, d.with_name(d.name + '.lock'), d / 'external' / f'{name}.failed.json', f'{cfg.run_id} on {name}', evaluate, verbose)
 
 def _run_external(st:Study, cfgs:list, cache_dir, n_boot:int, verbose:int)->list:
     "Evaluate every finished run of `cfgs` on every external source of `st`; returns the failures ('<run_id> on <source>')"
