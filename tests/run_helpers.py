@@ -1,9 +1,24 @@
-"Helpers the training-run tests share: the CLI in a subprocess, the synthetic set, and run folders compared"
+"Helpers the tests share: the CLI in a subprocess or in this process, the synthetic set, and run folders compared"
+import contextlib, io, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd
 from radtl.synthetic import synthetic_brain_mri
 
 CLI = 'import sys; from radtl.cli import main; sys.exit(main())'
+
+def radtl_subprocess(*args, timeout:int=300, **kw) -> subprocess.CompletedProcess:
+    "`radtl *args` in a fresh Python process (what a user's shell runs), its output captured as text"
+    return subprocess.run([sys.executable, '-c', CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw)
+
+def radtl_in_process(*args) -> tuple:
+    "`radtl *args` in this process: (exit code, stdout, stderr)"
+    from radtl.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: rc = main([str(a) for a in args])
+        except SystemExit as e: rc = e.code                    # argparse's own exits (--help, a refused argument)
+    return rc, out.getvalue(), err.getvalue()
+
 ARTIFACTS = ['config.yaml', 'history.csv', 'metrics.json', 'model.keras', 'predictions_test.csv', 'predictions_val.csv']
 
 def synthetic_set(tmp_path_factory) -> Path:

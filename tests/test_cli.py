@@ -1,10 +1,10 @@
 "The radtl console script: scan and audit on the synthetic set, file names of any bytes under a strict UTF-8 console, and every bad argument one line with exit status 2."
-import json, subprocess, sys
+import json, os, shutil, subprocess, sys
+from pathlib import Path
 import pytest
+from radtl.core import read_csv
 from radtl.synthetic import synthetic_brain_mri
-
-def radtl(*args, **kw):
-    return subprocess.run([sys.executable, '-c', 'import sys; from radtl.cli import main; sys.exit(main())', *map(str, args)], capture_output=True, text=True, timeout=300, **kw)
+from run_helpers import radtl_subprocess as radtl, radtl_in_process
 
 @pytest.fixture(scope='module')
 def syn(tmp_path_factory):
@@ -42,36 +42,32 @@ def test_unusable_input_exits_2_with_one_line(tmp_path, make):
     if make != 'missing': root.mkdir()
     if make == 'only_bad': (root / 'x.jpg').write_bytes(b'not a jpeg')
     for cmd in ('scan', 'audit'):
-        r = radtl(cmd, root)
-        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
-        assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        rc, out, err = radtl_in_process(cmd, root)
+        assert rc == 2, (cmd, out, err)
+        assert 'Traceback' not in err and len(err.strip().splitlines()) == 1, err
 
 def test_weights_list_and_check(tmp_path):
-    r = radtl('weights', 'list', '--weights-dir', tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert 'RadImageNet-DenseNet121_notop.h5' in r.stdout and 'missing' in r.stdout and str(tmp_path) in r.stdout
-    assert max(map(len, r.stdout.splitlines())) <= 80 or str(tmp_path) in max(r.stdout.splitlines(), key=len)
-    assert 'of the 110 weight files radtl looks for are here; 4 listed' in ' '.join(r.stdout.split())
-    assert radtl('weights', '--dir', tmp_path).stdout == r.stdout   # plain `weights` is `weights list`; --dir, the previous release's spelling
+    rc, out, err = radtl_in_process('weights', 'list', '--weights-dir', tmp_path)
+    assert rc == 0, err
+    assert 'RadImageNet-DenseNet121_notop.h5' in out and 'missing' in out and str(tmp_path) in out
+    assert max(map(len, out.splitlines())) <= 80 or str(tmp_path) in max(out.splitlines(), key=len)
+    assert 'of the 110 weight files radtl looks for are here; 4 listed' in ' '.join(out.split())
+    assert radtl_in_process('weights', '--dir', tmp_path)[1] == out   # plain `weights` is `weights list`; --dir, the previous release's spelling
     bad = tmp_path / 'RadImageNet-DenseNet121_notop.h5'; bad.write_bytes(b'<html>not found</html>')
-    r = radtl('weights', 'check', bad, '--backbone', 'densenet121')
-    assert r.returncode == 2 and 'not a readable HDF5' in r.stderr and 'Traceback' not in r.stderr
-    assert len([l for l in r.stderr.splitlines() if l.startswith('radtl')]) == 1, r.stderr
+    rc, out, err = radtl_in_process('weights', 'check', bad, '--backbone', 'densenet121')
+    assert rc == 2 and 'not a readable HDF5' in err and 'Traceback' not in err
+    assert len([l for l in err.splitlines() if l.startswith('radtl')]) == 1, err
     import tf_keras
     good = tmp_path / 'good.h5'
     tf_keras.applications.DenseNet121(weights=None, include_top=False, input_shape=(32, 32, 3)).save_weights(str(good))
-    r = radtl('weights', 'check', good, '--backbone', 'densenet121')
-    assert r.returncode == 0, r.stderr
-    assert 'fits densenet121' in r.stdout
-    r = radtl('weights', 'check', good, '--backbone', 'resnet50')
-    assert r.returncode == 2 and 'resnet50' in r.stderr.lower()
+    rc, out, err = radtl_in_process('weights', 'check', good, '--backbone', 'densenet121')
+    assert rc == 0, err
+    assert 'fits densenet121' in out
+    rc, out, err = radtl_in_process('weights', 'check', good, '--backbone', 'resnet50')
+    assert rc == 2 and 'resnet50' in err.lower()
 
 
 # ---- file names of any bytes, strict consoles, every bad argument one line (issue 17) ----
-import contextlib, io, os, shutil
-from pathlib import Path
-from radtl.cli import main
-from radtl.core import read_csv
 
 LATIN1 = os.fsdecode(b'scan-\xe9t\xe9-\xff.jpg')          # a Latin-1 name: not valid UTF-8
 
@@ -108,13 +104,6 @@ def test_non_utf8_names_audit_csv_pairs_json(odd_names, tmp_path):
     assert s['n_images'] == 166 and s['errors'] == {'not_image': 1, 'unlabelled': 1}
     pairs = read_csv(tmp_path / 'pairs.csv')
     assert all(os.path.exists(p) for p in pairs.path_a) and len(read_csv(tmp_path / 'cat.csv')) == 166
-
-def in_process(*args) -> tuple:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: rc = main([str(a) for a in args])
-        except SystemExit as e: rc = e.code
-    return rc, out.getvalue(), err.getvalue()
 
 def bad_args(syn, tmp):
     "(argv, what the one line must say): each refused before any scan or write"
@@ -179,7 +168,7 @@ def bad_args(syn, tmp):
 def test_every_bad_argument_is_one_line_and_exit_2(syn, tmp_path):
     seen = set()
     for argv, says in bad_args(syn, tmp_path):
-        rc, out, err = in_process(*argv)
+        rc, out, err = radtl_in_process(*argv)
         assert rc == 2, (argv, rc, out[-500:], err[-500:])
         assert says in err and 'Traceback' not in err and len(err.strip().splitlines()) == 1, (argv, err)
         seen.add(argv[0])
@@ -249,8 +238,9 @@ def test_audit_links_to_a_reference(tmp_path):
                                         (['--patient-pattern', r'\d+'], 'named group'),
                                         (['--reference', 'nowhere'], '--reference nowhere: not a folder'),
                                         (['--patients', 'none.csv'], '--patients none.csv: no such file')])
-def test_bad_patient_flags_exit_2_with_one_line(syn, tmp_path, flags, msg):
+def test_bad_patient_flags_exit_2_with_one_line(syn, tmp_path, flags, msg, monkeypatch):
+    monkeypatch.chdir(tmp_path)                                # the relative paths of `flags` are relative to it
     for cmd in (['split', syn, '--out', tmp_path / 's.csv'], ['audit', syn]):
-        r = radtl(*cmd, *flags, cwd=tmp_path)
-        assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, (cmd, r.stderr)
-        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        rc, out, err = radtl_in_process(*cmd, *flags)
+        assert rc == 2 and msg in err and 'Traceback' not in err, (cmd, err)
+        assert len(err.strip().splitlines()) == 1, err

@@ -1,5 +1,5 @@
 "Figures of radtl.figures: each returns a Figure and saves a non-trivial PNG, also for awkward inputs"
-import numpy as np, pandas as pd, pytest
+import pandas as pd, pytest
 from matplotlib.figure import Figure
 from radtl.evaluate import load_run, probs_of
 from fake_runs import fake_run

@@ -1,7 +1,5 @@
 "What `import radtl` and `radtl scan` load: neither MLflow nor submitit (nor radtl's modules that use them) unless a run is tracked or a study launched."
 import subprocess, sys, json
-from pathlib import Path
-import pytest
 from radtl.synthetic import synthetic_brain_mri
 
 OPTIONAL = ('mlflow', 'submitit', 'kaggle', 'radtl.track', 'radtl.launch')

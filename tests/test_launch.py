@@ -1,20 +1,15 @@
 "Launching a study's shards through submitit: three local jobs run a grid end to end; launch options checked before any work."
-import contextlib, io, json, re, shutil
+import re
 from pathlib import Path
 import pandas as pd, pytest, yaml
 pytest.importorskip('submitit')
-from radtl.cli import main
 from radtl.study import load_study
 from radtl.synthetic import synthetic_brain_mri
+from run_helpers import radtl_in_process
 
 @pytest.fixture(scope='module')
 def syn(tmp_path_factory):
     return synthetic_brain_mri(tmp_path_factory.mktemp('syn'), n_train=60, n_test=24, size=32, seed=2)
-
-def radtl_in_process(*args) -> tuple:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 def study_file(syn, tmp_path) -> Path:
     "Three smallcnn runs (three seeds) of the linear probe: a few seconds each"

@@ -5,7 +5,7 @@ import pytest
 from pathlib import Path
 from PIL import Image
 from radtl.core import RadtlError
-from radtl.synthetic import synthetic_patients, write_figshare_mat, draw_slice, patient_anatomy, CLASSES
+from radtl.synthetic import synthetic_patients, write_figshare_mat, draw_slice, patient_anatomy
 from radtl.data import scan, usable, assign_patients, read_patient_table
 from radtl.audit import audit, link_reference, load_reference, read_figshare_mat
 from radtl.splits import split_data, split_frame, patient_leaks, leaking_patients, leaking_groups

@@ -1,18 +1,12 @@
 """radtl predict and external validation: a trained run applied to other images (issue 20), on the synthetic set."""
-import contextlib, io, json, shutil
+import json, shutil
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, yaml
 from PIL import Image, ImageOps
-from radtl.cli import main
 from radtl.core import read_csv
 from radtl.metrics import prob_columns
+from run_helpers import radtl_in_process as _cli
 
-def _cli(*args) -> tuple:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: rc = main([str(a) for a in args])
-        except SystemExit as e: rc = e.code
-    return rc, out.getvalue(), err.getvalue()
 
 RUN = dict(backbone='smallcnn', recipe='random-finetune-all', epochs_scale=0.02, seed=0)
 

@@ -1,20 +1,12 @@
 "SimCLR pretraining: it learns, it never sees the test split, its weights are a strict weights source, it resumes, the CLI."
-import contextlib, io, json, urllib.error
-from pathlib import Path
+import json, urllib.error
 import numpy as np, pandas as pd, pytest, yaml
-from radtl.cli import main
 from radtl.core import RadtlError
 from radtl.synthetic import synthetic_brain_mri
 from radtl.dataset import DataConfig, prepare_data
-from radtl.runconfig import RunConfig
-from radtl.train import run
 from radtl.backbones import check_weights_file, resolve_weights, build_backbone
 from radtl import pretrain as P
-
-def radtl_in_process(*args) -> tuple:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
+from run_helpers import radtl_in_process
 
 # photometric views only: on the synthetic set (every image a similar head) crops and rotations make instance
 # discrimination too hard to learn in a test's budget; brightness, contrast and blur are learnt within a few epochs

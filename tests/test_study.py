@@ -1,12 +1,10 @@
 "Studies: a sharded tiny study through the CLI (disjoint shards, failure isolation, report), re-invocation, invalid files, presets."
-import contextlib, io, json, os, re, subprocess, sys
+import json, os, re, subprocess, sys
 from pathlib import Path
 import pandas as pd, pytest, yaml
-from radtl.cli import main
-from radtl.study import load_study, select_runs, PRESETS
+from radtl.study import load_study, PRESETS
 from radtl.synthetic import synthetic_brain_mri
-
-CLI = 'import sys; from radtl.cli import main; sys.exit(main())'
+from run_helpers import CLI, radtl_in_process
 
 @pytest.fixture(scope='module')
 def syn(tmp_path_factory):
@@ -22,11 +20,6 @@ def tiny_study(syn, out, empty_dir, **kw) -> dict:
 
 def write_study(path, d) -> Path:
     Path(path).write_text(yaml.safe_dump(d)); return Path(path)
-
-def radtl_in_process(*args) -> tuple:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 def listed_ids(stdout:str) -> list: return re.findall(r'^\s*(\S+-s\d-[0-9a-f]{8})\s', stdout, flags=re.M)
 
@@ -45,7 +38,8 @@ def test_shards_partition_the_grid(syn, tmp_path):
     assert not (tmp_path / 'out').exists()                     # a dry run writes nothing
 
 def test_sharded_study_end_to_end(syn, tmp_path):
-    f = write_study(tmp_path / 'study.yaml', tiny_study(syn, 'out', tmp_path / 'no-weights'))  # relative out: relative to the study file
+    small = [dict(backbone='smallcnn', weights=['random', 'simclr'])]   # the small CNN: the same three runs, cheaper to build and train
+    f = write_study(tmp_path / 'study.yaml', tiny_study(syn, 'out', tmp_path / 'no-weights', models=small))  # relative out: relative to the study file
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
     procs = [subprocess.Popen([sys.executable, '-c', CLI, 'study', str(f), '--shard', f'{i}/3', '--n-boot', '200'],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for i in range(3)]
@@ -56,7 +50,7 @@ def test_sharded_study_end_to_end(syn, tmp_path):
     assert len(started) == 3 and len(set(started)) == 3, logs  # each run trained by exactly one shard
     out = tmp_path / 'out'
     failed = json.loads(next((out / 'runs').glob('*.failed.json')).read_text())
-    assert 'radimagenet' in failed['error'] and 'not found' in failed['error']
+    assert 'simclr' in failed['error'] and 'not found' in failed['error']
     r = pd.read_csv(out / 'results.csv')
     assert sorted(r.status) == ['done', 'done', 'failed'] and r[r.status == 'done'].accuracy_lo.notna().all()
     assert json.loads((out / 'audit.json').read_text())['n_images'] > 0
@@ -67,7 +61,7 @@ def test_sharded_study_end_to_end(syn, tmp_path):
     assert not list((out / 'runs').glob('*.lock'))
     # a second invocation of the finished runs does nothing new
     done = {p: p.stat().st_mtime_ns for p in (out / 'runs').glob('*/metrics.json')}
-    again = subprocess.run([sys.executable, '-c', CLI, 'study', str(f), '--only', 'resnet50-random-', '--no-report'], capture_output=True, text=True, env=env, timeout=300)
+    again = subprocess.run([sys.executable, '-c', CLI, 'study', str(f), '--only', 'smallcnn-random-', '--no-report'], capture_output=True, text=True, env=env, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
     assert '0 runs finished now, 0 failed' in again.stdout and '2 already done, 0 to run' in again.stdout
     assert {p: p.stat().st_mtime_ns for p in (out / 'runs').glob('*/metrics.json')} == done
@@ -148,7 +142,7 @@ def test_kfold_study_runs_every_fold_and_reports_over_folds(tmp_path):
     from radtl.study import run_study
     root = synthetic_patients(tmp_path / 'pat', n_patients=36, size=32, seed=4)
     d = dict(name='cv', out=str(tmp_path / 'out'), data=dict(roots=[str(root)], image_size=32, split='kfold', n_folds=3, patient_pattern=r'(?P<patient>P\d+)_'),
-             models=[dict(backbone='resnet50', weights='random')], recipes=['linear-eval'], seeds=[0],
+             models=[dict(backbone='smallcnn', weights='random')], recipes=['linear-eval'], seeds=[0],
              run=dict(epochs_scale=0.02, batch_size=16))
     st = load_study(d)
     ids = [c.run_id for c in st.runs()]

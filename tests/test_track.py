@@ -1,16 +1,15 @@
 "Tracking in MLflow: a study on a tracking server the test starts on localhost, a resumed run in the local store, failures as one warning."
-import contextlib, io, json, os, shutil, socket, subprocess, sys, time, urllib.request
-from pathlib import Path
+import contextlib, json, os, socket, subprocess, sys, time, urllib.request
 import pandas as pd, pytest, yaml
 pytest.importorskip('mlflow')
 from mlflow.tracking import MlflowClient
 import keras
-from radtl.cli import main
 from radtl.runconfig import RunConfig
 from radtl.study import load_study
 from radtl.synthetic import synthetic_brain_mri
 from radtl.track import Tracker, TrackingConfig, local_store
 from radtl.train import run
+from run_helpers import radtl_in_process
 
 @pytest.fixture(scope='module')
 def syn(tmp_path_factory):
@@ -43,11 +42,6 @@ def mlflow_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, 9); p.wait()
         log.close()
-
-def radtl_in_process(*args) -> tuple:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 def tiny_study(syn, out, **kw) -> dict:
     "Two smallcnn runs (two seeds) of the two-phase recipe, a few epochs each"

@@ -1,11 +1,10 @@
 "Training runs: artifacts through the CLI, kill-and-resume in each phase, reproducibility, double fine-tuning, frozen features (resume at any instant: test_resume.py)."
-import json, os, shutil, signal, subprocess, sys, time
-from pathlib import Path
+import json, shutil, signal, subprocess, sys, time
 import numpy as np, pandas as pd, pytest, yaml
 from radtl.runconfig import RunConfig
 from radtl.train import run
 from radtl.callbacks import read_history
-from run_helpers import CLI, ARTIFACTS, synthetic_set, history, same_history, same_predictions
+from run_helpers import CLI, ARTIFACTS, radtl_in_process, synthetic_set, history, same_history, same_predictions
 
 # ResNet50 at 32 px: random-init features that are not degenerate (MobileNet/EfficientNet features vanish at random init)
 BASE = ['--backbone', 'resnet50', '--weights', 'random', '--recipe', 'two-phase', '--seed', '0', '--image-size', '32', '--batch-size', '16', '--deterministic']
@@ -52,40 +51,51 @@ def killed_at_point(partial, when) -> bool:
     if when == 'between': return state.exists() and json.loads(state.read_text())['completed'] == 1 and 2 not in phases
     return int(when[-1]) in phases
 
-@pytest.mark.parametrize('when', ['phase1', 'between', 'phase2'])
-def test_killed_run_resumes_and_matches(syn, reference, tmp_path, when):
-    "Killed inside phase 1, between the phases, or after phase 2's epoch, a resumed run ends exactly as an uninterrupted one"
-    out = tmp_path / 'run'; partial = tmp_path / 'run.partial'
-    p = radtl_run(out, syn, '--epochs-scale', '0.04')
+def kill_when(partial, p, when):
+    "SIGKILL the run `p` writes into `partial` as soon as it reaches `when` (see `killed_at_point`)"
     t0 = time.time()
     while time.time() - t0 < 300:
         if killed_at_point(partial, when): break
         assert p.poll() is None, p.communicate()[0]
         time.sleep(0.1)
     p.send_signal(signal.SIGKILL); p.wait()
-    assert partial.exists() and not out.exists()
-    killed_at = history(partial)
+
+def test_killed_run_resumes_and_matches(syn, reference, tmp_path):
+    """Killed inside phase 1, resumed and killed between the phases, resumed and killed after phase 2's epoch, a run resumed
+    once more ends exactly as an uninterrupted one (one run killed three times: each resume starts from the previous kill)"""
+    out = tmp_path / 'run'; partial = tmp_path / 'run.partial'
+    lengths = []
+    for i, when in enumerate(['phase1', 'between', 'phase2']):
+        p = radtl_run(out, syn, '--epochs-scale', '0.04')
+        kill_when(partial, p, when)
+        if i: assert 'resuming from' in p.stdout.read()
+        assert partial.exists() and not out.exists(), when
+        lengths.append(len(history(partial)))
+    assert lengths == sorted(lengths), lengths                 # no resume went back before the last kill
     p = radtl_run(out, syn, '--epochs-scale', '0.04'); log = p.communicate(timeout=600)[0]
     assert p.returncode == 0, log
     assert 'resuming from' in log
     assert sorted(f.name for f in out.iterdir()) == ARTIFACTS and not partial.exists()
     h = history(out)
     assert h.epoch.tolist() == list(range(len(h)))             # numbering continues, no epoch twice
-    assert len(h) >= len(killed_at)
+    assert len(h) >= lengths[-1]
     same_history(h, history(reference[0])); same_predictions(out, reference[0])   # the same as the uninterrupted run
 
-def test_same_config_twice_is_identical(syn, tmp_path):
-    cfg = RunConfig(data=dict(roots=[str(syn)], image_size=32), backbone='resnet50', recipe='random-finetune-all', epochs_scale=0.02, batch_size=16, seed=5)
-    run(cfg, tmp_path / 'a', cache_dir=tmp_path / 'c', verbose=0); run(cfg, tmp_path / 'b', cache_dir=tmp_path / 'c', verbose=0)
-    same_history(history(tmp_path / 'a'), history(tmp_path / 'b'))
-    same_predictions(tmp_path / 'a', tmp_path / 'b')
+def test_same_config_in_process_is_identical_to_the_cli_run(syn, reference, tmp_path):
+    "The reference's configuration run again through the Python API, in this process, gives the same history and predictions"
+    cfg = RunConfig(data=dict(roots=[str(syn)], image_size=32), backbone='resnet50', weights='random', recipe='two-phase', seed=0,
+                    batch_size=16, epochs_scale=0.04, deterministic=True)
+    run(cfg, tmp_path / 'a', verbose=0)
+    assert yaml.safe_load((tmp_path / 'a' / 'config.yaml').read_text())['run_id'] == yaml.safe_load((reference[0] / 'config.yaml').read_text())['run_id']
+    same_history(history(tmp_path / 'a'), history(reference[0]))
+    same_predictions(tmp_path / 'a', reference[0])
 
 def test_double_finetune_changes_class_count(syn, tmp_path):
     target = tmp_path / 'target'
     for split in ('Training', 'Testing'):
         for cls in ('glioma_tumor', 'no_tumor'): shutil.copytree(syn / split / cls, target / split / cls)
     cfg = RunConfig(data=dict(roots=[str(target)], image_size=32), intermediate=dict(roots=[str(syn)], image_size=32),
-                    backbone='resnet50', recipe='double-finetune', epochs_scale=0.02, batch_size=16, seed=0)
+                    backbone='smallcnn', recipe='double-finetune', epochs_scale=0.02, batch_size=16, seed=0)
     m = run(cfg, tmp_path / 'run', cache_dir=tmp_path / 'c', verbose=0)
     c = yaml.safe_load((tmp_path / 'run' / 'config.yaml').read_text())
     assert c['intermediate_classes'] == ['glioma', 'meningioma', 'notumor', 'pituitary'] and c['classes'] == ['glioma', 'notumor']
@@ -105,7 +115,7 @@ def test_bad_arguments_exit_2(syn, tmp_path):
     for extra in (['--recipe', 'three-phase'], ['--backbone', 'resnet5'], ['--data', str(tmp_path / 'none')]):
         args = [a for a in BASE]; i = args.index(extra[0]) if extra[0] in args else None
         if i is not None: args[i + 1] = extra[1]; extra = []
-        r = subprocess.run([sys.executable, '-c', CLI, 'run', '--data', str(syn), '--out', str(tmp_path / 'x'), *args, *extra],
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 2, (extra, r.stdout[-500:], r.stderr[-500:])
-        assert 'Traceback' not in r.stderr and any(l.startswith('radtl run: error') for l in r.stderr.splitlines()), r.stderr[-800:]
+        rc, out, err = radtl_in_process('run', '--data', syn, '--out', tmp_path / 'x', *args, *extra)
+        assert rc == 2, (extra, out[-500:], err[-500:])
+        assert 'Traceback' not in err and any(l.startswith('radtl run: error') for l in err.splitlines()), err[-800:]
+        assert not (tmp_path / 'x').exists() and not (tmp_path / 'x.partial').exists()   # refused before anything is written

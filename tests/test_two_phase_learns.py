@@ -10,17 +10,16 @@ on 480 images MobileNetV3Small was 0.99 right on them and 0.58 on a fresh draw (
 import json, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pytest, keras
-from keras import ops
 from radtl.core import to_numpy
 from radtl.synthetic import synthetic_brain_mri
 from radtl.data import scan, usable
 from radtl.cache import build_cache
 from radtl.batches import CacheBatches
 from radtl.model import build_classifier, base_of, bn_layers
+from run_helpers import CLI
 
 tf_keras = pytest.importorskip('tf_keras')
 SIZE = 64
-CLI = 'import sys; from radtl.cli import main; sys.exit(main())'
 
 def pretrain_h5(tmp:Path, backbone:str='mobilenetv3small', app:str='MobileNetV3Small', n:int=2400, epochs:int=3)->Path:
     "`backbone` trained from scratch on a synthetic set of its own (seed 3), saved as a Keras-2 full-model notop .h5"
