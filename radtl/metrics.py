@@ -52,7 +52,9 @@ def expected_calibration_error(y, probs, n_bins:int=ECE_BINS)->float:
 
 # %% ../nbs/05_metrics.ipynb #80703017
 def _nanmean(v, axis=-1):
-    with np.errstate(invalid='ignore'): return np.nanmean(np.where(np.isfinite(v), v, np.nan), axis)
+    "Mean of the finite entries of `v` along `axis`; NaN where there is none (np.nanmean would warn there)"
+    ok = np.isfinite(v)
+    with np.errstate(invalid='ignore', divide='ignore'): return np.where(ok, v, 0).sum(axis) / ok.sum(axis)
 
 def _nanavg(v, w, axis=-1):
     "Average of `v` weighted by `w`, leaving out NaN entries"
