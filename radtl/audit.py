@@ -18,7 +18,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
 from .core import RadtlError, default_cache_dir, write_json_atomic, atomic_path, file_md5
-from .data import usable, error_counts, error_kind, LABEL_KINDS, is_dicom, read_grey, scan, normalise_label, read_patient_table, patients_from_table, match_files
+from .data import (usable, error_counts, error_kind, LABEL_KINDS, is_dicom, read_grey, scan, normalise_label,
+                   read_patient_table, patients_from_table, match_files)
 
 # %% auto #0
 __all__ = ['THUMB', 'DEFAULT_THRESHOLD', 'DEFAULT_MIN_CORR', 'SHORTCUT_PROPERTIES', 'FIGSHARE_LABELS', 'DEFAULT_LINK_CORR',
@@ -35,9 +36,11 @@ def _grey(path)->Image.Image:
     return read_grey(path, draft=4 * THUMB)
 
 def _renderings(path, hash_size:int=8)->tuple:
-    "The two small grey renderings of the image at `path` the audit keeps: Lanczos (to hash, as imagehash does) and bilinear (the thumbnail)"
+    ("The two small grey renderings of the image at `path` the audit keeps: Lanczos (to hash, as imagehash does) "
+     "and bilinear (the thumbnail)")
     im = _grey(path)
-    return np.asarray(im.resize((4 * hash_size,) * 2, Image.LANCZOS)), np.asarray(im.resize((THUMB, THUMB), Image.BILINEAR))
+    return (np.asarray(im.resize((4 * hash_size,) * 2, Image.LANCZOS)),
+            np.asarray(im.resize((THUMB, THUMB), Image.BILINEAR)))
 
 def phash_bits(pixels:np.ndarray, hash_size:int=8)->np.ndarray:
     "`imagehash.phash` of a batch of (N, 4·hash_size, 4·hash_size) grey arrays, as uint64: the lowest DCT frequencies above their median"
@@ -79,7 +82,8 @@ def image_fingerprints(cat:pd.DataFrame, # catalog from `scan`
                         unit='img', disable=not progress))
     if res:
         px = np.stack([r[0] for r in res])
-        hs = np.stack([phash_bits(px, hash_size), phash_bits(px[:, :, ::-1], hash_size)], 1)   # the mirror's hash: of the mirrored rendering
+        # the mirror's hash: of the mirrored rendering
+        hs = np.stack([phash_bits(px, hash_size), phash_bits(px[:, :, ::-1], hash_size)], 1)
         known.update({m: (h, r[1]) for m, h, r in zip(todo.md5, hs, res)})
     if len(todo): _save_fingerprints(cpath, known)
     hashes = np.array([known[m][0] for m in u.md5], np.uint64).reshape(-1, 2)
@@ -114,7 +118,8 @@ def duplicate_pairs(h:np.ndarray, hm:np.ndarray, thumbs:np.ndarray, md5:np.ndarr
         exact = md5[i] == md5[j]
         keep = exact | (corr >= min_corr)
         kind = np.where(exact, 'exact', np.where(mirror, 'mirror', 'near'))
-        out.append(pd.DataFrame({'i': i, 'j': j, 'kind': kind, 'distance': np.minimum(d, dm), 'corr': corr.round(4)})[keep])
+        out.append(pd.DataFrame({'i': i, 'j': j, 'kind': kind, 'distance': np.minimum(d, dm),
+                                 'corr': corr.round(4)})[keep])
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=['i', 'j', 'kind', 'distance', 'corr'])
 
 # %% ../nbs/01b_audit.ipynb #dbfb211d
@@ -132,7 +137,8 @@ def union_groups(pairs:pd.DataFrame, # duplicate pairs (i, j) of `n` images
     known = p.dropna()
     known = known[known.astype(str) != '']
     node = n + pd.factorize(known.astype(str))[0]
-    edges = pd.concat([pairs[['i', 'j']].astype(int), pd.DataFrame({'i': known.index.to_numpy(), 'j': node})], ignore_index=True)
+    edges = pd.concat([pairs[['i', 'j']].astype(int), pd.DataFrame({'i': known.index.to_numpy(), 'j': node})],
+                      ignore_index=True)
     return group_ids(n + (node.max() - n + 1 if len(node) else 0), edges)[:n]
 
 # %% ../nbs/01b_audit.ipynb #f1f8bd25
@@ -200,7 +206,8 @@ def _mat_rows(root:Path)->list:
 def _table_labels(ref:pd.DataFrame, t:pd.DataFrame, roots:list)->pd.Series:
     "Label of the reference files the table `t` names, by catalog index"
     idx = match_files(ref, t.file, roots)
-    lab = pd.Series(t.label.map(normalise_label).to_numpy()[idx.notna().to_numpy()], index=idx.dropna().astype(int).to_numpy())
+    lab = pd.Series(t.label.map(normalise_label).to_numpy()[idx.notna().to_numpy()],
+                    index=idx.dropna().astype(int).to_numpy())
     return lab[~lab.index.duplicated()]
 
 def load_reference(root, # a folder (or a list of folders) of figshare .mat files, or of images
@@ -226,7 +233,8 @@ def load_reference(root, # a folder (or a list of folders) of figshare .mat file
     ref.loc[placed, 'error'] = None
     ref = ref[ref.error.isna() & ref.patient.notna()]
     if not len(ref):
-        raise RadtlError(f'reference {", ".join(map(str, roots))}: no readable image with a patient ID' + ('' if patients is None else f' in {patients}'))
+        raise RadtlError(f'reference {", ".join(map(str, roots))}: no readable image with a patient ID'
+                         + ('' if patients is None else f' in {patients}'))
     return ref.reset_index(drop=True)
 
 # %% ../nbs/01b_audit.ipynb #b609a49f
@@ -258,14 +266,16 @@ LINK_COLUMNS = ['ref_path', 'ref_patient', 'ref_label', 'link_kind', 'link_dista
 
 def best_links(cand:pd.DataFrame, ref:pd.DataFrame, n:int, min_corr:float=DEFAULT_LINK_CORR)->pd.DataFrame:
     "Per image (of `n`): its best accepted reference match, and whether another patient's image also passed (`link_ambiguous`)"
-    ok = cand[(cand.kind == 'exact') | (cand['corr'] >= min_corr)].assign(patient=lambda d: ref.patient.to_numpy()[d.r.to_numpy()])
+    ok = cand[(cand.kind == 'exact') | (cand['corr'] >= min_corr)].assign(
+        patient=lambda d: ref.patient.to_numpy()[d.r.to_numpy()])
     ok = ok.sort_values(['i', 'corr'], ascending=[True, False])
     best = ok.drop_duplicates('i').set_index('i')
     out = pd.DataFrame(index=pd.RangeIndex(n), columns=LINK_COLUMNS)
     out.loc[best.index, 'ref_path'] = ref.path.to_numpy()[best.r]
     out.loc[best.index, 'ref_patient'] = best.patient
     out.loc[best.index, 'ref_label'] = ref.label.to_numpy()[best.r]
-    out.loc[best.index, 'link_kind'], out.loc[best.index, 'link_distance'], out.loc[best.index, 'link_corr'] = best.kind, best.distance, best['corr']
+    out.loc[best.index, 'link_kind'], out.loc[best.index, 'link_distance'], out.loc[best.index, 'link_corr'] = \
+        best.kind, best.distance, best['corr']
     out['link_ambiguous'] = out.index.isin(ok.groupby('i').patient.nunique().pipe(lambda s: s[s > 1].index))
     return out
 
@@ -285,7 +295,8 @@ def link_reference(images:pd.DataFrame, # usable images (a catalog's rows)
 # %% ../nbs/01b_audit.ipynb #f0251003
 @dataclass
 class Audit:
-    "What `audit` found: images with their `dup_group` and `group` (duplicates ∪ patients), the duplicate `pairs`, `links` to a reference, and a `summary`"
+    ("What `audit` found: images with their `dup_group` and `group` (duplicates ∪ patients), the duplicate `pairs`, "
+     "`links` to a reference, and a `summary`")
     images: pd.DataFrame
     pairs: pd.DataFrame
     summary: dict
@@ -311,7 +322,8 @@ def _pairs_table(u:pd.DataFrame, pairs:pd.DataFrame)->pd.DataFrame:
     "Duplicate pairs with both images' path, split, label and source"
     a, b = u.iloc[pairs.i.to_numpy()].reset_index(drop=True), u.iloc[pairs.j.to_numpy()].reset_index(drop=True)
     cols = ['path', 'split', 'label', 'source']
-    return pd.concat([a[cols].add_suffix('_a'), b[cols].add_suffix('_b'), pairs[['kind', 'distance', 'corr']].reset_index(drop=True)], axis=1)
+    return pd.concat([a[cols].add_suffix('_a'), b[cols].add_suffix('_b'),
+                      pairs[['kind', 'distance', 'corr']].reset_index(drop=True)], axis=1)
 
 def _group_flags(u:pd.DataFrame)->pd.DataFrame:
     "Per image: duplicate group size, copy in same split, copy in another source, test leak (image and patient), label conflict"
@@ -334,7 +346,8 @@ def _summary(cat, u, pairs, threshold, min_corr)->dict:
     conflicts = u[u.label_conflict].groupby('dup_group').label.agg(lambda s: sorted(set(s)))
     return dict(
         n_images=int(len(cat)), n_usable=int(len(u)), n_errors=int(cat.error.notna().sum()), errors=error_counts(cat),
-        threshold=threshold, min_corr=min_corr, duplicate_groups=int(dup_groups), duplicated_images=int((u.group_size > 1).sum()),
+        threshold=threshold, min_corr=min_corr, duplicate_groups=int(dup_groups),
+        duplicated_images=int((u.group_size > 1).sum()),
         pairs_by_kind={k: int(v) for k, v in pairs.kind.value_counts().items()},
         mirrored_pairs=int((pairs.kind == 'mirror').sum()),
         within_split_duplicates={(s or '(none)'): int(v) for s, v in u[u.dup_in_split].split.value_counts().items()},
@@ -349,7 +362,8 @@ def _patient_summary(u:pd.DataFrame)->dict:
     "Patients, the groups a split keeps apart, and patient-level test leakage"
     has, test = u.patient.notna(), u.split == 'test'
     leaks = u[u.patient_test_leak]
-    return dict(patient_sources=_counts(u.patient_from[has]), n_patients=int(u.patient[has].nunique()), images_with_patient=int(has.sum()),
+    return dict(patient_sources=_counts(u.patient_from[has]), n_patients=int(u.patient[has].nunique()),
+                images_with_patient=int(has.sum()),
                 images_with_patient_by_class=_counts(u.label[has]), groups=int(u.group.nunique()),
                 n_test_with_patient=int((test & has).sum()), test_patients=int(u.patient[test & has].nunique()),
                 patient_test_leaks=int(len(leaks)), patient_test_leak_patients=int(leaks.patient.nunique()),
@@ -359,12 +373,16 @@ def _link_summary(u:pd.DataFrame, ref:pd.DataFrame, where, threshold:int, min_co
     "What linking to the reference gave: coverage per class and source, kinds, ambiguities and label conflicts"
     linked = u.ref_path.notna()
     conflict = u[linked & u.ref_label.notna() & (u.ref_label != u.label)]
-    per = lambda col: {str(k): [int(linked[u[col] == k].sum()), int((u[col] == k).sum())] for k in sorted(u[col].unique())}
-    return dict(reference=str(where), n_reference=int(len(ref)), reference_patients=int(ref.patient.nunique()), threshold=threshold, min_corr=min_corr,
-                linked=int(linked.sum()), n_images=int(len(u)), linked_by_class=per('label'), linked_by_source=per('source'),
+    per = lambda col: {str(k): [int(linked[u[col] == k].sum()), int((u[col] == k).sum())]
+                       for k in sorted(u[col].unique())}
+    return dict(reference=str(where), n_reference=int(len(ref)), reference_patients=int(ref.patient.nunique()),
+                threshold=threshold, min_corr=min_corr,
+                linked=int(linked.sum()), n_images=int(len(u)), linked_by_class=per('label'),
+                linked_by_source=per('source'),
                 linked_by_kind=_counts(u.link_kind[linked]), linked_patients=int(u.ref_patient[linked].nunique()),
                 ambiguous=int(u.link_ambiguous.sum()), label_conflicts=int(len(conflict)),
-                label_conflict_examples=conflict[['path', 'label', 'ref_path', 'ref_label', 'link_corr']].head(20).to_dict('records'))
+                label_conflict_examples=conflict[['path', 'label', 'ref_path', 'ref_label',
+                                                  'link_corr']].head(20).to_dict('records'))
 
 # %% ../nbs/01b_audit.ipynb #b8e9d2cf
 def _where(reference)->str:
@@ -398,7 +416,8 @@ def audit(cat:pd.DataFrame, # catalog from `scan` (with `patient` from DICOM or 
     u['dup_group'] = group_ids(len(u), pairs)
     links, link = None, None
     if reference is not None:
-        ref = reference if isinstance(reference, pd.DataFrame) else load_reference(reference, reference_patients, progress)
+        ref = (reference if isinstance(reference, pd.DataFrame)
+               else load_reference(reference, reference_patients, progress))
         rh, rt = image_fingerprints(ref, cache_dir=cache_dir, progress=progress, workers=workers)
         candidates = link_candidates(h, thumbs, u.md5.to_numpy(), rh, rt, ref.md5.to_numpy(), threshold)
         links = best_links(candidates, ref, len(u), link_min_corr).set_axis(u.index)
@@ -424,7 +443,8 @@ def _patient_lines(s:dict)->list:
                 f"a split keeps {s['groups']} groups apart (duplicates ∪ patients)")
     leaks = (f"patient-level test leakage: {s['patient_test_leaks']} of {s['n_test']} official test images "
              f"({s['n_test_with_patient']} with a patient) have their patient in training "
-             f"({s['patient_test_leak_patients']} of {s['test_patients']} test patients)" + _by(s, 'patient_test_leaks'))
+             f"({s['patient_test_leak_patients']} of {s['test_patients']} test patients)"
+             + _by(s, 'patient_test_leaks'))
     return lines + [patients, leaks]
 
 def _link_lines(s:dict)->list:
@@ -432,7 +452,8 @@ def _link_lines(s:dict)->list:
     k = s['link']
     cov = ', '.join(f'{c} {a}/{b}' for c, (a, b) in k['linked_by_class'].items())
     return [f"reference {k['reference']} ({k['n_reference']} images, {k['reference_patients']} patients): "
-            f"{k['linked']} of {k['n_images']} images linked (corr ≥ {k['min_corr']}; {cov}; kinds {k['linked_by_kind'] or 'none'}), "
+            f"{k['linked']} of {k['n_images']} images linked "
+            f"(corr ≥ {k['min_corr']}; {cov}; kinds {k['linked_by_kind'] or 'none'}), "
             f"{k['ambiguous']} ambiguous, {k['label_conflicts']} label conflicts"]
 
 def format_audit(a:Audit)->str:
@@ -441,11 +462,14 @@ def format_audit(a:Audit)->str:
     errors = f" ({', '.join(f'{k} {v}' for k, v in s['errors'].items())})" if s['errors'] else ''
     lines = [f"{s['n_images']} files, {s['n_usable']} usable labelled images, {s['n_errors']} unusable{errors}",
              f"duplicate groups: {s['duplicate_groups']} ({s['duplicated_images']} images); pairs by kind: "
-             f"{s['pairs_by_kind'] or 'none'} (hash threshold {s['threshold']}/64 bits, thumbnail corr ≥ {s['min_corr']})",
+             f"{s['pairs_by_kind'] or 'none'} "
+             f"(hash threshold {s['threshold']}/64 bits, thumbnail corr ≥ {s['min_corr']})",
              f"duplicates within a split: {s['within_split_duplicates'] or 'none'}",
-             f"test leakage: {s['test_leaks']} of {s['n_test']} official test images have a copy in training" + _by(s, 'test_leaks'),
+             f"test leakage: {s['test_leaks']} of {s['n_test']} official test images have a copy in training"
+             + _by(s, 'test_leaks'),
              *_patient_lines(s),
-             f"cross-source duplicates: {s['cross_source_duplicates']} images; label conflicts: {s['label_conflicts']} groups"]
+             f"cross-source duplicates: {s['cross_source_duplicates']} images; "
+             f"label conflicts: {s['label_conflicts']} groups"]
     lines += [f"SHORTCUT WARNING: {c['property']} predicts the class with accuracy {c['accuracy']:.2f} vs chance "
               f"{c['chance']:.2f} ({c['scope']})" for c in s['shortcuts']] or ['shortcuts: none found']
     return '\n'.join(lines)

@@ -43,7 +43,8 @@ def _offline_msg(spec, fname, err)->str:
             f'mkdir -p {cache} && ln -s /kaggle/input/<dataset>/{fname} {cache}/')
 
 def _imagenet_error(spec, path, err)->str|None:
-    "What went wrong getting or loading `spec`'s ImageNet weights (`path`: the local file, None: Keras' download); None: not a weights error"
+    ("What went wrong getting or loading `spec`'s ImageNet weights (`path`: the local file, None: Keras' download); "
+     "None: not a weights error")
     fname, cache, msg = spec.sources['imagenet'].files[0], keras_models_dir(), str(err)
     if path is not None:
         return (f'{path} does not fit {spec.name} as its ImageNet weights ({type(err).__name__}: {msg[:400]}); '
@@ -62,7 +63,8 @@ def _imagenet_error(spec, path, err)->str|None:
 def _with_imagenet_rescaling(model):
     "`model` (EfficientNet B0–B7 built without ImageNet weights) with the stem Rescaling Keras adds for weights='imagenet'"
     norm = next(l.name for l in model.layers if isinstance(l, keras.layers.Normalization))
-    # x / sqrt(std) per channel, as Keras' Rescaling([1/sqrt(std)]); a Normalization because Keras 3.11's Rescaling gets a per-channel scale's output shape wrong
+    # x / sqrt(std) per channel, as Keras' Rescaling([1/sqrt(std)]); a Normalization because Keras 3.11's Rescaling
+    # gets a per-channel scale's output shape wrong
     fix = keras.layers.Normalization(mean=[0.] * 3, variance=list(IMAGENET_STD_RGB), name='imagenet_stddev_rescaling')
     call = lambda layer, *a, **kw: fix(layer(*a, **kw)) if layer.name == norm else layer(*a, **kw)
     return keras.models.clone_model(model, call_function=call)

@@ -88,7 +88,8 @@ def build_cache(images:pd.DataFrame, # usable, labelled rows (path, label, md5, 
                 classes:list|None=None, # class order (default: sorted labels)
                 channels:int|None=None, # 1 or 3; None: 1 when every image is grey, else 3 (a trained model's own: `radtl.predict`)
                 cache_dir=None, workers:int|None=None, progress:bool=True)->ImageCache:
-    "Decode `images` once into a uint8 memmap keyed by their content, size and policy, served with labels keyed on labels and class order; reuse both if present"
+    ("Decode `images` once into a uint8 memmap keyed by their content, size and policy, served with labels keyed on labels "
+     "and class order; reuse both if present")
     if policy not in RESIZE_POLICIES:
         raise RadtlError(f'unknown resize policy {policy!r}; choose one of {", ".join(RESIZE_POLICIES)}')
     if not len(images): raise RadtlError('no images to cache')
@@ -103,7 +104,8 @@ def build_cache(images:pd.DataFrame, # usable, labelled rows (path, label, md5, 
     npy, meta_path = _cache_file(cache_dir, pixels, 'npy'), _cache_file(cache_dir, key, 'json')
     if not npy.exists(): _write_cache(npy, list(images.path), size, policy, channels, workers, progress)
     if not meta_path.exists():
-        write_json_atomic(meta_path, dict(key=key, pixels=pixels, size=size, policy=policy, channels=channels, n=len(images), classes=classes,
+        write_json_atomic(meta_path, dict(key=key, pixels=pixels, size=size, policy=policy, channels=channels, n=len(images),
+                                          classes=classes,
                                           paths=list(images.path), md5=list(images.md5), labels=labels))
     c = load_cache(key, cache_dir)
     c.paths = list(images.path)   # the key is content, so a moved or copied folder reuses the cache: report today's paths

@@ -90,7 +90,8 @@ def read_history(path)->pd.DataFrame:
 
 # %% ../nbs/04c_callbacks.ipynb #1973c962
 class EpochBackup(keras.callbacks.Callback):
-    "Back up weights and optimizer state after every epoch, atomically and with the MD5 that proves a file whole; restore the newest whole one"
+    ("Back up weights and optimizer state after every epoch, atomically and with the MD5 that proves a file whole; "
+     "restore the newest whole one")
     def __init__(self, folder):
         super().__init__()
         self.folder = Path(folder)
@@ -120,7 +121,8 @@ class EpochBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         name = f'epoch{epoch + 1}.weights.h5'
         save_weights_atomic(self.model, self.folder / name)
-        kept = [b for b in self._index() if b.get('file') != name][-1:] + [dict(epoch=epoch + 1, file=name, md5=file_md5(self.folder / name))]
+        kept = ([b for b in self._index() if b.get('file') != name][-1:]
+                + [dict(epoch=epoch + 1, file=name, md5=file_md5(self.folder / name))])
         write_json_atomic(self.folder / 'backup.json', dict(backups=kept))
         for f in self.folder.iterdir():
             if f.name != 'backup.json' and f.name not in {b['file'] for b in kept}: f.unlink(missing_ok=True)

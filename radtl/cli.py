@@ -14,7 +14,8 @@ from .core import RadtlError, QUIET, PROGRESS, EPOCHS, BATCHES, printable, write
 from .config import check_keys, field_value, flag_type, read_yaml
 from .data import assign_patients, format_summary, left_out_line, scan, usable
 from .audit import DEFAULT_MIN_CORR, DEFAULT_THRESHOLD, audit, format_audit
-from .splits import SPLIT_POLICIES, leaking_groups, leaking_patients, patient_leaks, split_args, split_data, split_frame, split_table
+from .splits import (SPLIT_POLICIES, leaking_groups, leaking_patients, patient_leaks, split_args, split_data, split_frame,
+                     split_table)
 from .cache import RESIZE_POLICIES
 from .dataset import DataConfig
 from .recipe import RECIPES
@@ -50,7 +51,8 @@ def _require_file_targets(**flags):
 
 def _checked_flags(args, cls, names)->dict:
     "The flags among `names` (attributes, each named as its field of `cls`) given on the command line, each checked as that field"
-    return {a: field_value(cls, a, getattr(args, a), '--' + a.replace('_', '-')) for a in names if getattr(args, a, None) is not None}
+    return {a: field_value(cls, a, getattr(args, a), '--' + a.replace('_', '-'))
+            for a in names if getattr(args, a, None) is not None}
 
 def _aliases(pairs)->dict:
     "Parse `OLD=NEW` class aliases"
@@ -161,7 +163,8 @@ def audit_cmd(p):
     p.add_argument('--min-corr', type=flag_type(float, ge=-1, le=1), default=DEFAULT_MIN_CORR,
                    help='min thumbnail correlation confirming a hash match')
     _patient_args(p)
-    p.add_argument('--links', help="with --reference: write each image's link (reference image, patient, kind, correlation) to this CSV file")
+    p.add_argument('--links',
+                   help="with --reference: write each image's link (reference image, patient, kind, correlation) to this CSV file")
     return _run_audit
 
 def _run_audit(args)->int:
@@ -217,7 +220,8 @@ def _weights_dir_arg(p, what:str='weight files'):
                    help=f'folder searched for {what} before $RADTL_WEIGHTS, ./weights, Keras\' cache and /kaggle/input '
                         '(repeatable)')
 
-@command('weights', 'list weight sources and the files found (radtl weights list); check that a file fits a backbone (radtl weights check)')
+@command('weights',
+         'list weight sources and the files found (radtl weights list); check that a file fits a backbone (radtl weights check)')
 def weights_cmd(p):
     from radtl.registry import BACKBONES   # imports Keras: see above
     sub = p.add_subparsers(dest='weights_action', metavar='ACTION')
@@ -236,7 +240,8 @@ def _run_weights(args)->int:
     from radtl.weights import check_weights_file, default_search_dirs, weights_listing   # imports Keras: see above
     if getattr(args, 'weights_action', None) == 'check':
         info = check_weights_file(args.file, args.backbone)
-        print(f"{args.file} fits {info['backbone']}: " + ', '.join(f'{k}={v}' for k, v in info.items() if k not in ('backbone', 'fits')))
+        print(f"{args.file} fits {info['backbone']}: "
+              + ', '.join(f'{k}={v}' for k, v in info.items() if k not in ('backbone', 'fits')))
         return 0
     print(weights_listing((getattr(args, 'weights_dir', None) or []) + default_search_dirs(),
                           everything=getattr(args, 'all', False)))
@@ -280,7 +285,8 @@ def _model_args(p):
     from radtl.registry import BACKBONES, PREPROCESSING_MODES   # imports Keras: see `radtl weights`
     p.add_argument('--backbone', metavar='NAME', help=_one_of('registry name of the backbone (default densenet121)', BACKBONES))
     p.add_argument('--weights', metavar='SOURCE',
-                   help=_one_of("weights source, or an .h5 file (default random)", ('random', 'imagenet', 'radimagenet', 'simclr', 'simclr-imagenet')))
+                   help=_one_of("weights source, or an .h5 file (default random)",
+                                ('random', 'imagenet', 'radimagenet', 'simclr', 'simclr-imagenet')))
     p.add_argument('--preprocessing', metavar='MODE',
                    help=_one_of('preprocessing mode (default: what the weights source expects)', PREPROCESSING_MODES))
 
@@ -331,7 +337,8 @@ def _run_run(args)->int:
     _require_folders(data=args.data, intermediate=args.intermediate)
     _check_patient_flags(args)
     m = run(cfg, args.out, verbose=_verbosity(args), tracker=_run_tracker(_tracking_flags(args), args.out, _verbosity(args)))
-    print(printable(f"{args.out}: accuracy {m.get('accuracy', float('nan')):.4f}, balanced accuracy {m.get('balanced_accuracy', float('nan')):.4f}, "
+    print(printable(f"{args.out}: accuracy {m.get('accuracy', float('nan')):.4f}, "
+                    f"balanced accuracy {m.get('balanced_accuracy', float('nan')):.4f}, "
                     f"macro AUC {m.get('auc_macro', float('nan')):.4f}; {left_out_line(m.get('files_left_out') or {})}"))
     return 0
 
@@ -375,7 +382,8 @@ def _run_pretrain(args)->int:
     s = pretrain(cfg, args.out, verbose=_verbosity(args))
     f = Path(args.out) / cfg.weights_file
     print(printable(f"{f}: NT-Xent {s['loss_before']:.4f} -> {s['loss_after']:.4f} over {s['epochs']} epochs, {s['n_images']} images "
-                    f"(data hash {s['data_hash']}). Use it as --weights {f}, or as weights: {cfg.source} with {args.out} in $RADTL_WEIGHTS"))
+                    f"(data hash {s['data_hash']}). "
+                    f"Use it as --weights {f}, or as weights: {cfg.source} with {args.out} in $RADTL_WEIGHTS"))
     return 0
 
 # %% ../nbs/09_cli.ipynb #0c4a8c09
@@ -389,7 +397,8 @@ def _launch_args(p):
     p.add_argument('--partition', metavar='P', help='with --launch slurm: the SLURM partition')
     p.add_argument('--gpus', metavar='G', type=flag_type(int, ge=0, le=64),
                    help='with --launch: GPUs per job (default 0: CPU only; SLURM --gpus-per-node)')
-    p.add_argument('--time', metavar='T', help="with --launch slurm: each job's time limit (minutes, H:MM:SS or D-HH:MM; default 1 day)")
+    p.add_argument('--time', metavar='T',
+                   help="with --launch slurm: each job's time limit (minutes, H:MM:SS or D-HH:MM; default 1 day)")
 
 def _launch_params(args)->dict|None:
     "The submitit parameters of --launch and its flags (None: no launch), refusing what cannot work before any work"
@@ -419,9 +428,11 @@ def _launch(args, st, params:dict)->int:
     from radtl.launch import launch_shards
     folder = Path(st.out).resolve() / 'launch'
     jobs = launch_shards(main, _shard_argv(args, st), args.array, args.launch, folder, params)
-    print(f"study {st.name}: {len(jobs)} {args.launch} jobs submitted: {' '.join(str(j.job_id) for j in jobs)}; logs in {folder}", flush=True)
+    print(f"study {st.name}: {len(jobs)} {args.launch} jobs submitted: {' '.join(str(j.job_id) for j in jobs)}; "
+          f"logs in {folder}", flush=True)
     if args.launch == 'slurm':
-        print(f"follow them with squeue --job {str(jobs[0].job_id).split('_')[0]}; the job that ends last writes {st.out / 'report.md'}")
+        print(f"follow them with squeue --job {str(jobs[0].job_id).split('_')[0]}; "
+              f"the job that ends last writes {st.out / 'report.md'}")
         return 0
     codes = []
     for j in jobs:
@@ -441,7 +452,8 @@ def study_cmd(p):
     p.add_argument('--preset', metavar='NAME', help=_one_of('a shipped study instead of a file', PRESETS))
     p.add_argument('--data', action='append', help="image folder (repeatable); replaces the study's data.roots")
     p.add_argument('--external', action='append', metavar='NAME=ROOT',
-                   help="external source NAME's image folder (repeatable): every run is also evaluated there (the study's external.NAME.roots)")
+                   help="external source NAME's image folder (repeatable): every run is also evaluated there "
+                        "(the study's external.NAME.roots)")
     p.add_argument('--intermediate', action='append',
                    help='with --preset double-finetuning: the intermediate image folder (repeatable)')
     _reference_args(p)
@@ -469,10 +481,12 @@ def _load_study(args):
                      **{'condition-weights': [args.condition_weights] if args.condition_weights else None})
     _check_patient_flags(args)
     if not args.preset and (args.reference or args.reference_patients or args.condition_weights):
-        raise RadtlError('--reference, --reference-patients and --condition-weights apply to --preset; a study file names them itself')
+        raise RadtlError('--reference, --reference-patients and --condition-weights apply to --preset; '
+                         'a study file names them itself')
     if args.preset:
         return preset_study(args.preset, data=args.data, out=args.out, intermediate=args.intermediate, external=external,
-                            reference=args.reference, reference_patients=args.reference_patients, condition_weights=args.condition_weights)
+                            reference=args.reference, reference_patients=args.reference_patients,
+                            condition_weights=args.condition_weights)
     return load_study(args.file, out=args.out, data=args.data, external=external)
 
 def _external_roots(pairs)->dict:
@@ -488,7 +502,8 @@ def _print_dry_run(st, res:dict, args):
     from radtl.study import design_table   # imports Keras: see `radtl weights`
     from radtl.weights import default_search_dirs   # imports Keras: see `radtl weights`
     t = res['table']
-    print(f"study {st.name}: {len(st.runs())} runs in all, {len(t)} selected (shard {args.shard}{', only ' + args.only if args.only else ''}); "
+    print(f"study {st.name}: {len(st.runs())} runs in all, {len(t)} selected "
+          f"(shard {args.shard}{', only ' + args.only if args.only else ''}); "
           f'output {st.out}')
     if not len(t):
         print('(no run selected)')
@@ -497,7 +512,8 @@ def _print_dry_run(st, res:dict, args):
     print(f"\ndesigns (backbone · weights · recipe{' · condition' if st.conditions else ''}) of the selected runs:")
     print(printable(design_table(st, [c for c in st.runs() if c.run_id in selected]).to_string(index=False)))
     for cond, c in st.conditions.items():
-        if c['weights_search']: print(f"condition {cond}: its weight files searched for first in {', '.join(c['weights_search'])}")
+        if c['weights_search']:
+            print(f"condition {cond}: its weight files searched for first in {', '.join(c['weights_search'])}")
     print(f"weight files searched for in: {', '.join(map(str, st.run.get('weights_dirs') or default_search_dirs()))}\n")
     print(t.to_string(index=False))
 
@@ -515,7 +531,8 @@ def _run_study(args)->int:
         _print_dry_run(st, res, args)
         return 0
     t = res['table']
-    print(f"study {st.name}: {len(res['ran'])} runs finished now, {len(res['failed'])} failed, {len(res['skipped'])} held by another process; "
+    print(f"study {st.name}: {len(res['ran'])} runs finished now, {len(res['failed'])} failed, "
+          f"{len(res['skipped'])} held by another process; "
           f"{(t.status == 'done').sum()} of {len(t)} selected runs done")
     for rid in res['failed']: print(f'failed: {rid} (see {st.out / "runs" / (rid + ".failed.json")})')
     if res['report']: print(f"report: {res['report']}")
@@ -535,7 +552,8 @@ def report_cmd(p):
 
 def _run_report(args)->int:
     from radtl.report import export_report, write_report   # imports Keras (Grad-CAM): see `radtl weights`
-    if args.export and Path(args.export).exists() and not Path(args.export).is_dir(): raise RadtlError(f'--export {args.export}: is a file; give a folder')
+    if args.export and Path(args.export).exists() and not Path(args.export).is_dir():
+        raise RadtlError(f'--export {args.export}: is a file; give a folder')
     write_report(args.study_dir, n_boot=args.n_boot, gradcam=not args.no_gradcam, verbose=_verbosity(args))
     if args.export: print(f'exported to {export_report(args.study_dir, args.export)}')
     return 0
@@ -549,28 +567,33 @@ def evaluate_cmd(p):
     p.add_argument('--boot-seed', type=flag_type(int, ge=0, le=2**32 - 1), default=0, help='seed of the bootstrap')
     p.add_argument('--no-figures', action='store_true', help='tables only')
     p.add_argument('--tta', metavar='N', type=flag_type(int, ge=0, le=1000), default=0,
-                   help="also test-time augmentation of each run's test split: N passes of its own augmentation, in metrics_tta.csv (0: none)")
+                   help="also test-time augmentation of each run's test split: N passes of its own augmentation, "
+                        "in metrics_tta.csv (0: none)")
     return _run_evaluate
 
 def _run_evaluate(args)->int:
     if Path(args.out).exists() and not Path(args.out).is_dir(): raise RadtlError(f'--out {args.out}: is a file; give a folder')
     ev = evaluate_runs(args.run_dirs, args.out, n_boot=args.n_boot, seed=args.boot_seed, figures=not args.no_figures)
     m = ev['metrics']
-    cols = [c for c in ('run_id', 'accuracy', 'accuracy_lo', 'accuracy_hi', 'auc_macro', 'auc_macro_lo', 'auc_macro_hi') if c in m]
+    cols = [c for c in ('run_id', 'accuracy', 'accuracy_lo', 'accuracy_hi', 'auc_macro', 'auc_macro_lo', 'auc_macro_hi')
+            if c in m]
     print(printable(m[cols].to_string(index=False, float_format=lambda v: f'{v:.4f}')))
     print(f"{len(ev['comparisons'])} comparisons; written to {args.out}")
     if args.tta:
         from radtl.predict import tta_evaluation   # imports Keras: see `radtl weights`
         t = tta_evaluation(args.run_dirs, args.out, args.tta, n_boot=args.n_boot, boot_seed=args.boot_seed)
         t = t[t.metric.isin(['accuracy', 'auc_macro'])].pivot(index='run_id', columns='metric', values='value')
-        print(printable(f'with test-time augmentation ({args.tta} passes; {Path(args.out) / "metrics_tta.csv"}):\n' + t.to_string(float_format=lambda v: f'{v:.4f}')))
+        print(printable(f'with test-time augmentation ({args.tta} passes; {Path(args.out) / "metrics_tta.csv"}):\n'
+                        + t.to_string(float_format=lambda v: f'{v:.4f}')))
     return 0
 
 # %% ../nbs/09_cli.ipynb #9a8217a2
-@command('predict', "apply a finished run to other images: leakage check against the run's images, predictions, metrics with CIs, figures")
+@command('predict',
+         "apply a finished run to other images: leakage check against the run's images, predictions, metrics with CIs, figures")
 def predict_cmd(p):
     p.add_argument('run_dir', help='a finished run directory (config.yaml, model.keras)')
-    p.add_argument('--data', action='append', required=True, metavar='ROOT', help='image folder to predict (repeatable: several roots are merged)')
+    p.add_argument('--data', action='append', required=True, metavar='ROOT',
+                   help='image folder to predict (repeatable: several roots are merged)')
     p.add_argument('--out', metavar='DIR', help='folder to write (default: RUN_DIR/external/<name of the first --data>)')
     p.add_argument('--alias', action='append', metavar='OLD=NEW', help='extra class-name alias (repeatable)')
     p.add_argument('--keep-overlap', action='store_true',
@@ -584,7 +607,8 @@ def predict_cmd(p):
                    help='regex with a named group (?P<patient>...) finding the patient in each path relative to its root')
     p.add_argument('--tta', metavar='N', type=flag_type(int, ge=0, le=1000), default=0,
                    help="test-time augmentation: passes of the run's own augmentation averaged, reported separately (0: none)")
-    p.add_argument('--gradcam', metavar='N', type=flag_type(int, ge=0, le=1000), default=0, help='Grad-CAM overlays of about this many images (0: none)')
+    p.add_argument('--gradcam', metavar='N', type=flag_type(int, ge=0, le=1000), default=0,
+                   help='Grad-CAM overlays of about this many images (0: none)')
     p.add_argument('--n-boot', metavar='N', type=flag_type(int, ge=1), default=1000, help='bootstrap resamples of the CIs')
     p.add_argument('--boot-seed', metavar='N', type=flag_type(int, ge=0, le=2**32 - 1), default=0, help='seed of the bootstrap')
     _verbosity_args(p)
@@ -594,11 +618,13 @@ def _run_predict(args)->int:
     from radtl.predict import external_validation, format_external, trained_run   # imports Keras: see `radtl weights`
     run = trained_run(args.run_dir)
     _require_folders(data=args.data, **{'train-data': args.train_data})
-    if args.patients is not None and not Path(args.patients).is_file(): raise RadtlError(f'--patients {args.patients}: no such file')
+    if args.patients is not None and not Path(args.patients).is_file():
+        raise RadtlError(f'--patients {args.patients}: no such file')
     out = Path(args.out) if args.out else run['dir'] / 'external' / Path(args.data[0]).resolve().name
     if out.exists() and not out.is_dir(): raise RadtlError(f'--out {out}: is a file; give a folder')
     s = external_validation(run['dir'], args.data, out, name=Path(args.data[0]).resolve().name, n_boot=args.n_boot,
-                            boot_seed=args.boot_seed, gradcam=args.gradcam, verbose=QUIET if args.quiet else PROGRESS, aliases=_aliases(args.alias),
+                            boot_seed=args.boot_seed, gradcam=args.gradcam, verbose=QUIET if args.quiet else PROGRESS,
+                            aliases=_aliases(args.alias),
                             check_overlap=not args.no_overlap_check, keep_overlap=args.keep_overlap, tta=args.tta,
                             train_roots=args.train_data, patients=args.patients, patient_pattern=args.patient_pattern)
     if args.quiet: print(printable(format_external(s)))   # otherwise external_validation printed it
@@ -634,7 +660,8 @@ def _run_demo(args)->int:
     print(f"synthetic brain-MRI set: {root}; {len(st.runs())} runs: {', '.join(c.run_id for c in st.runs())}", flush=True)
     _write_planted(root, st, out / 'cache')   # before the report, which shows it
     res = run_study(st, cache_dir=out / 'cache', n_boot=args.n_boot, verbose=_verbosity(args))
-    print('\nthe audit against what the synthetic set planted:\n' + pd.read_csv(st.out / 'planted_vs_found.csv').fillna('').to_string(index=False))
+    print('\nthe audit against what the synthetic set planted:\n'
+          + pd.read_csv(st.out / 'planted_vs_found.csv').fillna('').to_string(index=False))
     if res['report']:
         print('\n' + paper_table(pd.read_csv(st.out / 'results.csv')).to_string(index=False))
         print(f"\nreport: {res['report']}")
@@ -642,8 +669,9 @@ def _run_demo(args)->int:
     return res['exit_status']
 
 # %% ../nbs/09_cli.ipynb #a17a2188
+# old spelling → today's, until the next release
 _RENAMED = {('demo', '--size'): '--image-size', ('weights', '--dir'): '--weights-dir', ('evaluate', '--seed'): '--boot-seed',
-            ('split', '--seed'): '--split-seed', ('split', '--policy'): '--split'}   # old spelling → today's, until the next release
+            ('split', '--seed'): '--split-seed', ('split', '--policy'): '--split'}
 _WITHOUT_KERAS = ('scan', 'audit', 'split')   # subcommands that start without importing Keras
 
 class _Parser(argparse.ArgumentParser):

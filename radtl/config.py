@@ -97,7 +97,8 @@ def _scalar(v, tp, key, rule):
     if tp is str:
         if isinstance(v, str): return v
         if isinstance(v, os.PathLike): return os.fspath(v)
-        if isinstance(v, bool) and {'on', 'off'} <= set(rule.get('choices', ())): return 'on' if v else 'off'   # YAML 1.1 reads on/off as booleans
+        # YAML 1.1 reads on/off as booleans
+        if isinstance(v, bool) and {'on', 'off'} <= set(rule.get('choices', ())): return 'on' if v else 'off'
         _fail(key, tp, rule, v)
     return v
 
@@ -138,7 +139,8 @@ def coerce(value, # what came: from YAML, a flag or Python
         _fail(key, tp, rule, value)
     if tp is typing.Any or tp is object: return value
     if is_dataclass(tp):
-        return value if isinstance(value, tp) else config_from(tp, value, key) if isinstance(value, Mapping) else _fail(key, tp, rule, value)
+        return (value if isinstance(value, tp) else config_from(tp, value, key) if isinstance(value, Mapping)
+                else _fail(key, tp, rule, value))
     o = typing.get_origin(tp) or tp
     v = _container(value, tp, key, rule) if o in (list, tuple, dict) else _scalar(value, tp, key, rule)
     return _within(v, tp, rule, key)

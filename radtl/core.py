@@ -43,7 +43,8 @@ def seed_everything(seed:int, # the run's seed
     return int(seed)
 
 def to_numpy(x):
-    "`x`, a backend tensor or a Keras variable, as a NumPy array (a variable copied first: its `__array__` takes no `copy`, which NumPy 2 warns about)"
+    ("`x`, a backend tensor or a Keras variable, as a NumPy array "
+     "(a variable copied first: its `__array__` takes no `copy`, which NumPy 2 warns about)")
     import keras   # here, as in `seed_everything`
     return keras.ops.convert_to_numpy(keras.ops.copy(x) if isinstance(x, keras.Variable) else x)
 
@@ -157,7 +158,8 @@ def lock_is_stale(path, stale_s:float=300)->bool:
 
 class RunLock:
     "An exclusive lock file for one folder, refreshed in the background while held"
-    def __init__(self, path, stale_s:float=300): self.path, self.stale_s, self._stop, self._held = Path(path), stale_s, threading.Event(), False
+    def __init__(self, path, stale_s:float=300):
+        self.path, self.stale_s, self._stop, self._held = Path(path), stale_s, threading.Event(), False
 
     def _create(self)->bool:
         try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

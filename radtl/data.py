@@ -159,7 +159,8 @@ def dicom_image(ds, max_pixels:int=MAX_PIXELS)->tuple:
     if not any(t in ds for t in _PIXEL_TAGS):
         raise ImageError('dicom_no_pixels', 'DICOM file without pixel data (a DICOMDIR, report or presentation state?)')
     if int(ds.get('NumberOfFrames') or 1) > 1:
-        raise ImageError('dicom_multiframe', f'multi-frame DICOM ({int(ds.NumberOfFrames)} frames); radtl reads single-frame images: save one file per frame')
+        raise ImageError('dicom_multiframe', f'multi-frame DICOM ({int(ds.NumberOfFrames)} frames); '
+                                             'radtl reads single-frame images: save one file per frame')
     if int(ds.get('Rows') or 0) * int(ds.get('Columns') or 0) > max_pixels:
         raise ImageError('too_large', f"{ds.Columns}x{ds.Rows} px exceeds max_pixels={max_pixels:,}")
     a, pi = _pixels(ds), str(ds.get('PhotometricInterpretation', 'MONOCHROME2'))
@@ -236,7 +237,8 @@ def _inspect_dicom(path, row:dict, max_pixels:int)->tuple:
     return im.width, im.height, is_grey(im)
 
 def _jpeg_size_grey(im:Image.Image)->tuple:
-    "Upright size and greyness of an open JPEG, decoding all of it at 1/8 scale in the DCT domain (a truncated file still fails), far cheaper than in full"
+    ("Upright size and greyness of an open JPEG, decoding all of it at 1/8 scale in the DCT domain "
+     "(a truncated file still fails), far cheaper than in full")
     w, h = im.size
     if im.getexif().get(0x0112, 1) in (5, 6, 7, 8): w, h = h, w   # EXIF orientations that turn the picture by 90°
     im.draft(im.mode if im.mode in ('L', 'RGB') else None, (64, 64))
@@ -431,7 +433,8 @@ def _lookup(keys:pd.Series)->dict:
     return {k: (i if n[k] == 1 else None) for i, k in keys.items()}
 
 def match_files(cat:pd.DataFrame, files, roots)->pd.Series:
-    "Catalog index of each of `files` among the usable files of `cat`, by relative path, else file name, else stem (NaN: none); a name several files share is an error"
+    ("Catalog index of each of `files` among the usable files of `cat`, by relative path, else file name, else stem "
+     "(NaN: none); a name several files share is an error")
     rel = relative_paths(usable(cat, labelled=False), roots)
     name = rel.map(lambda p: p.rsplit('/', 1)[-1])
     by_rel, by_name, by_stem = _lookup(rel), _lookup(name), _lookup(name.map(lambda n: Path(n).stem))

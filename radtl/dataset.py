@@ -68,7 +68,8 @@ def prepare_data(dc:DataConfig, cache_dir=None, progress:bool=False)->PreparedDa
                    leaked=rows((sp.subset == 'excluded') & (sp.split == 'test')))
     data_hash = split_hash(sp)
     files = dict(n=s['n_images'], usable=s['n_usable'], left_out=s['errors'])
-    summary = dict(files=files, n={k: int(len(v)) for k, v in subsets.items()}, leaking_groups=leaking_groups(sp), leaking_patients=leaking_patients(sp),
+    summary = dict(files=files, n={k: int(len(v)) for k, v in subsets.items()}, leaking_groups=leaking_groups(sp),
+                   leaking_patients=leaking_patients(sp),
                    patient_leaks=patient_leaks(sp), test_leaks_official=s['test_leaks'],
                    patient_test_leaks_official=s['patient_test_leaks'],
                    duplicate_groups=s['duplicate_groups'], groups=ds.groups, cache_key=cache.key)

@@ -190,7 +190,8 @@ def run_metrics(run:dict, n_boot:int=1000, seed:int=0)->tuple:
     return row, ci.assign(run_id=run['run_id'])
 
 def design_key(config:dict)->str:
-    "What a run's config says about its design, ignoring seed, cross-validation fold and bookkeeping: runs with equal keys differ only in seed or fold"
+    ("What a run's config says about its design, ignoring seed, cross-validation fold and bookkeeping: "
+     "runs with equal keys differ only in seed or fold")
     design = {k: v for k, v in config.items() if k not in _NOT_DESIGN}
     for k in ('data', 'intermediate'):  # image folders move between machines; the data hash says what they hold
         if isinstance(design.get(k), dict): design[k] = {kk: vv for kk, vv in design[k].items() if kk not in ('roots', 'fold')}
@@ -254,7 +255,8 @@ def run_label(config:dict, condition:str='')->str:
     "How tables and figures name a run: backbone · weights · recipe (· fraction) (· condition) · seed"
     wi, recipe, frac = config.get('weights_info') or {}, config.get('recipe'), (config.get('data') or {}).get('fraction', 1.0)
     w = wi.get('source') or config.get('weights') or 'random'
-    parts = [config.get('backbone'), Path(str(w)).name if str(w).endswith('.h5') else w, recipe.get('name') if isinstance(recipe, dict) else recipe]
+    parts = [config.get('backbone'), Path(str(w)).name if str(w).endswith('.h5') else w,
+             recipe.get('name') if isinstance(recipe, dict) else recipe]
     parts += [f'fraction {frac:g}'] if frac and frac < 1 else []
     return ' · '.join(map(str, parts + ([condition] if condition else []) + [f"seed {config.get('seed')}"]))
 
@@ -281,7 +283,10 @@ def evaluate_runs(run_dirs, # run directories to evaluate
         files[name] = out / f'{name}.csv'
     if figures:
         name = {r['run_id']: (labels or {}).get(r['run_id']) or run_label(r['config']) for r in runs}
-        for r in runs: files.update({f"{r['run_id']}/{k}": v for k, v in run_figures(r, out / 'figures' / r['run_id'], name[r['run_id']]).items()})
+        for r in runs:
+            files.update({f"{r['run_id']}/{k}": v
+                          for k, v in run_figures(r, out / 'figures' / r['run_id'], name[r['run_id']]).items()})
         flags = {r['run_id']: _constant(r) for r in runs}
-        files.update(forest_figures(long.assign(label=long.run_id.map(name), constant=long.run_id.map(flags)), out / 'figures', label='label'))
+        files.update(forest_figures(long.assign(label=long.run_id.map(name), constant=long.run_id.map(flags)),
+                                    out / 'figures', label='label'))
     return dict(metrics=metrics, comparisons=comparisons, metrics_long=long, files=files)

@@ -23,7 +23,8 @@ __all__ = ['gradcam_layer_of', 'gradcam_map', 'gradcam_raw', 'gradcam', 'upsampl
 def _pools(layer)->bool: return isinstance(layer, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D))
 
 def gradcam_layer_of(model)->str:
-    "The Grad-CAM layer of classifier `model`'s backbone: the registry's, else the backbone's own pooling layer (read at its input) or last 4-D layer"
+    ("The Grad-CAM layer of classifier `model`'s backbone: the registry's, else the backbone's own pooling layer "
+     "(read at its input) or last 4-D layer")
     info, base = getattr(model, 'weights_info', None), base_of(model)
     names = [info.backbone] if info is not None else sorted((n for n in BACKBONES if model.name.startswith(f'{n}_')),
                                                             key=len, reverse=True)

@@ -115,7 +115,8 @@ def plot_reliability(y, probs, n_bins:int=ECE_BINS, title:str='')->Figure:
 
 # %% ../nbs/05a_figures.ipynb #1c8bc533
 def plot_forest(long:pd.DataFrame, metric:str='accuracy', label:str='run_id', title:str='')->Figure:
-    "Forest plot of `metric` with its CI across the rows of a long metrics table, best on top; rows flagged `constant` (a constant predictor) marked"
+    ("Forest plot of `metric` with its CI across the rows of a long metrics table, best on top; "
+     "rows flagged `constant` (a constant predictor) marked")
     t = long[long.metric == metric].sort_values('value')
     flag = t['constant'].fillna(False).astype(bool).to_numpy() if 'constant' in t else np.zeros(len(t), bool)
     fig, ax = _fig(6.5 + 2 * flag.any(), 1.2 + .35 * len(t))
@@ -130,7 +131,8 @@ def plot_forest(long:pd.DataFrame, metric:str='accuracy', label:str='run_id', ti
 
 # %% ../nbs/05a_figures.ipynb #1d14d419
 def run_figures(run:dict, out_dir, label:str|None=None)->dict:
-    "Save confusion, ROC, PR, reliability and (if there is a history) training-curve PNGs of `run` to `out_dir`, titled `label` (default: the run id)"
+    ("Save confusion, ROC, PR, reliability and (if there is a history) training-curve PNGs of `run` to `out_dir`, "
+     "titled `label` (default: the run id)")
     out, (y, probs), rid = Path(out_dir), probs_of(run['test'], run['classes']), label or run['run_id']
     figs = dict(confusion=plot_confusion(y, probs.argmax(1), run['classes'], f'{rid}: test set'),
                 roc=plot_roc(y, probs, run['classes'], f'{rid}: ROC (test)'),

@@ -92,7 +92,8 @@ def metrics_from_probs(y, # true class indices, shape (N,)
     ap = np.array([_ovr(y, probs, c, skm.average_precision_score) for c in labels])
     out = dict(accuracy=skm.accuracy_score(y, pred), balanced_accuracy=_nanmean(np.where(support > 0, rec, np.nan)))
     _summarise(out, dict(precision=prec, recall=rec, specificity=spec, f1=f1, auc=auc, ap=ap), classes, support)
-    out.update(kappa=skm.cohen_kappa_score(y, pred, labels=labels), log_loss=skm.log_loss(y, probs / probs.sum(1, keepdims=True), labels=labels),
+    out.update(kappa=skm.cohen_kappa_score(y, pred, labels=labels),
+               log_loss=skm.log_loss(y, probs / probs.sum(1, keepdims=True), labels=labels),
                ece=expected_calibration_error(y, probs, n_bins))
     return {k: float(v) for k, v in out.items()}
 

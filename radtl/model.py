@@ -96,7 +96,8 @@ def freeze_base(model):
 def unfreeze_last(model, n:int=None, # number of backbone layers to unfreeze from the end; None: all
                   from_layer:str=None, # or unfreeze from this backbone layer on
                   train_batchnorm:bool=False): # also unfreeze BatchNormalization (training from random init only)
-    "Unfreeze the last `n` backbone layers (or from `from_layer` on), BatchNormalization stays frozen unless `train_batchnorm`; recompile afterwards"
+    ("Unfreeze the last `n` backbone layers (or from `from_layer` on), BatchNormalization stays frozen unless `train_batchnorm`; "
+     "recompile afterwards")
     base = base_of(model)
     names = [l.name for l in base.layers]
     if from_layer is not None and from_layer not in names: raise RadtlError(f'{base.name} has no layer {from_layer!r}')

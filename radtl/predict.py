@@ -128,9 +128,12 @@ def overlap_with_run(images:pd.DataFrame, # usable external images (a catalog's 
     psub = pat.map(lambda p: by_patient.get(str(p)) if p is not None else None)
     img, shared = copies.copy_subsets.notna(), psub.notna()
     kind = np.select([img & shared, img, shared], ['image+patient', 'image', 'patient'], '')
-    subset = [' '.join(sorted(set(' '.join(s for s in (a, b) if isinstance(s, str)).split()))) for a, b in zip(copies.copy_subsets, psub)]
-    return pd.concat([pd.DataFrame({'overlap': kind, 'overlap_subset': subset}, index=images.index), copies[['copy_path', 'copy_kind', 'copy_corr']],
-                      pd.DataFrame({'patient': pat, 'patient_from': images.patient_from, 'patient_subsets': psub}, index=images.index)], axis=1)
+    subset = [' '.join(sorted(set(' '.join(s for s in (a, b) if isinstance(s, str)).split())))
+              for a, b in zip(copies.copy_subsets, psub)]
+    return pd.concat([pd.DataFrame({'overlap': kind, 'overlap_subset': subset}, index=images.index),
+                      copies[['copy_path', 'copy_kind', 'copy_corr']],
+                      pd.DataFrame({'patient': pat, 'patient_from': images.patient_from, 'patient_subsets': psub},
+                                   index=images.index)], axis=1)
 
 # %% ../nbs/06a_predict.ipynb #89d1f8a6
 OTHER = '(other)'   # the cache label of an image whose class the run does not know, or that has none
@@ -182,7 +185,8 @@ def _prediction(run:dict, roots, aliases=None, check_overlap:bool=True, keep_ove
     "The catalog, the predictions table and the model of `run` applied to `roots` (see `predict`)"
     cat = external_catalog(roots, run['classes'], aliases, run['data'].aliases, patients, patient_pattern)
     images = usable(cat, labelled=False).copy()
-    if not len(images): raise RadtlError(f"no usable images under {', '.join(map(str, [roots] if isinstance(roots, (str, Path)) else roots))}")
+    if not len(images):
+        raise RadtlError(f"no usable images under {', '.join(map(str, [roots] if isinstance(roots, (str, Path)) else roots))}")
     model = load_radtl_model(run['dir'] / 'model.keras')
     if tta and augment_layer(model) is None:
         raise RadtlError("--tta: the run's model has no augmentation layer (its recipe does not augment); nothing to average")
@@ -192,7 +196,9 @@ def _prediction(run:dict, roots, aliases=None, check_overlap:bool=True, keep_ove
                    images[['known']]], axis=1)
     if ov is not None: t = pd.concat([t, ov], axis=1)
     t['in_metrics'] = t.known & (keep_overlap or ov is None or (t.overlap == ''))
-    if tta: t = pd.concat([t, predictions_frame(images, tta_probs(model, cache, tta, tta_seed, batch_size), run['classes'], 'tta_')], axis=1)
+    if tta:
+        t = pd.concat([t, predictions_frame(images, tta_probs(model, cache, tta, tta_seed, batch_size), run['classes'], 'tta_')],
+                      axis=1)
     return dict(catalog=cat, table=t.reset_index(drop=True), model=model, cache=cache, checked=check_overlap)
 
 def predict(run_dir, # a finished run directory
@@ -206,7 +212,8 @@ def predict(run_dir, # a finished run directory
             patients=None, # the images' patient table (CSV)
             patient_pattern:str|None=None, # or a regex with (?P<patient>...) over their relative paths
             batch_size:int=64, cache_dir=None)->pd.DataFrame:
-    "The run's predictions for `images`: path, label, pred, p_<class>, known, the overlap with the run's images, in_metrics (and tta_ columns)"
+    ("The run's predictions for `images`: path, label, pred, p_<class>, known, the overlap with the run's images, "
+     "in_metrics (and tta_ columns)")
     return _prediction(trained_run(run_dir), images, aliases, check_overlap, keep_overlap, tta, tta_seed, train_roots,
                        patients, patient_pattern, batch_size, cache_dir)['table']
 
@@ -228,7 +235,8 @@ def _overlap_counts(t:pd.DataFrame)->dict:
     if 'overlap' not in t: return {}
     o = t[t.overlap != '']
     return dict(n=int(len(o)), by_kind={str(k): int(v) for k, v in o.overlap.value_counts().sort_index().items()},
-                by_subset={s: int(o.overlap_subset.str.split().map(lambda v: s in v).sum()) for s in ('train', 'val', 'test', 'unused', 'excluded')},
+                by_subset={s: int(o.overlap_subset.str.split().map(lambda v: s in v).sum())
+                           for s in ('train', 'val', 'test', 'unused', 'excluded')},
                 training=int(o.overlap_subset.str.split().map(lambda v: bool({'train', 'val'} & set(v))).sum()),
                 labelled_known=int(o.known.sum()))
 
@@ -268,10 +276,13 @@ def external_validation(run_dir, # a finished run directory
         write_csv_atomic(out / 'metrics.csv', plain)
         files = run_figures(_as_run(run, m, name), out / 'figures')
     extra = {'overlap': t[t.known & ~t.in_metrics] if 'overlap' in t else t.iloc[:0]}
-    if (o := _metrics_long(run, extra['overlap'], name, n_boot, boot_seed)) is not None: write_csv_atomic(out / 'metrics_overlap.csv', o)
+    if (o := _metrics_long(run, extra['overlap'], name, n_boot, boot_seed)) is not None:
+        write_csv_atomic(out / 'metrics_overlap.csv', o)
     tta = _metrics_long(run, m, name, n_boot, boot_seed, 'tta_') if 'tta_pred' in t else None
     if tta is not None: write_csv_atomic(out / 'metrics_tta.csv', tta)
-    if gradcam and len(m): files['gradcam'] = _gradcam_png(p, np.flatnonzero(t.in_metrics.to_numpy()), run['classes'], gradcam, out / 'gradcam.png')
+    if gradcam and len(m):
+        files['gradcam'] = _gradcam_png(p, np.flatnonzero(t.in_metrics.to_numpy()), run['classes'], gradcam,
+                                        out / 'gradcam.png')
     s = _summary(run, roots, name, cat, t, plain, tta, kwargs, n_boot, p['checked'])
     write_json_atomic(out / 'summary.json', s)
     say(verbose, format_external(s))
@@ -302,14 +313,19 @@ def format_external(s:dict)->str:
     if not s['overlap_checked']: lines.append('overlap with the run\'s images: NOT CHECKED')
     elif o.get('n'):
         lines.append(f"overlapping the run's images: {o['n']} ({', '.join(f'{k} {v}' for k, v in o['by_kind'].items())}; "
-                     f"{o['training']} of them train/val images or patients) — {'kept in' if s['keep_overlap'] else 'left out of'} the metrics")
+                     f"{o['training']} of them train/val images or patients) — "
+                     f"{'kept in' if s['keep_overlap'] else 'left out of'} the metrics")
     else: lines.append("overlapping the run's images: none")
     if s['unknown_classes']: lines.append(f"classes the run does not know (predicted, not in the metrics): {s['unknown_classes']}")
     if s['unlabelled']: lines.append(f"images without a class folder (predicted, not in the metrics): {s['unlabelled']}")
     m = s['metrics']
     if s['n_metrics']: lines.append(f"images in the metrics by class: {s['n_metrics_by_class']}")
-    if m: lines.append(f"accuracy {_ci(m, 'accuracy')}, balanced accuracy {_ci(m, 'balanced_accuracy')}, macro AUC {_ci(m, 'auc_macro')}")
-    if s['metrics_tta']: lines.append(f"with TTA ({s['tta']} passes): accuracy {_ci(s['metrics_tta'], 'accuracy')}, macro AUC {_ci(s['metrics_tta'], 'auc_macro')}")
+    if m:
+        lines.append(f"accuracy {_ci(m, 'accuracy')}, balanced accuracy {_ci(m, 'balanced_accuracy')}, "
+                     f"macro AUC {_ci(m, 'auc_macro')}")
+    if s['metrics_tta']:
+        lines.append(f"with TTA ({s['tta']} passes): accuracy {_ci(s['metrics_tta'], 'accuracy')}, "
+                     f"macro AUC {_ci(s['metrics_tta'], 'auc_macro')}")
     return '\n'.join(lines)
 
 # %% ../nbs/06a_predict.ipynb #b008407e
@@ -324,7 +340,8 @@ def tta_test_predictions(run_dir, n:int, seed:int=0, train_roots=None, batch_siz
     return pd.concat([test[['path', 'label']], predictions_frame(test, probs, run['classes'])], axis=1).reset_index(drop=True)
 
 def tta_evaluation(run_dirs, out, n:int, seed:int=0, n_boot:int=1000, boot_seed:int=0, cache_dir=None)->pd.DataFrame:
-    "TTA predictions of each run's test split into `out`/tta/<run_id>/, and their metrics with CIs (`out`/metrics_tta.csv); returns the latter"
+    ("TTA predictions of each run's test split into `out`/tta/<run_id>/, and their metrics with CIs "
+     "(`out`/metrics_tta.csv); returns the latter")
     longs = []
     for d in run_dirs:
         run = trained_run(d)
@@ -367,16 +384,19 @@ def _long(path:Path)->dict:
     return {r.metric: (r.value, r.lo, r.hi) for r in read_csv(path).itertuples()} if path.is_file() else {}
 
 def external_results(run_dirs:list, internal:pd.DataFrame|None=None)->pd.DataFrame:
-    "One row per run and external source: internal test metrics (from `internal`, a metrics table by run_id) beside the external ones, with CIs and counts"
+    ("One row per run and external source: internal test metrics (from `internal`, a metrics table by run_id) "
+     "beside the external ones, with CIs and counts")
     rows, m = [], (internal.set_index('run_id') if internal is not None and len(internal) else pd.DataFrame())
     for d in run_dirs:
         for name, f in external_dirs(d).items():
             s = json.loads((f / 'summary.json').read_text())
-            r = dict(run_id=s['run_id'], source=name, n_external=s['n_metrics'], excluded_overlap=0 if s['keep_overlap'] else s['overlap'].get('n', 0),
+            r = dict(run_id=s['run_id'], source=name, n_external=s['n_metrics'],
+                     excluded_overlap=0 if s['keep_overlap'] else s['overlap'].get('n', 0),
                      overlap_checked=s['overlap_checked'])
             ext = _long(f / 'metrics.csv')
             for k in HEADLINE_EXTERNAL:
-                for suf in ('', '_lo', '_hi'): r[f'internal_{k}{suf}'] = m.loc[s['run_id'], k + suf] if s['run_id'] in m.index and k + suf in m else np.nan
+                for suf in ('', '_lo', '_hi'):
+                    r[f'internal_{k}{suf}'] = m.loc[s['run_id'], k + suf] if s['run_id'] in m.index and k + suf in m else np.nan
                 r[f'external_{k}'], r[f'external_{k}_lo'], r[f'external_{k}_hi'] = ext.get(k, (np.nan,) * 3)
             rows.append(r)
     return pd.DataFrame(rows)

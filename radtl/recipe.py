@@ -83,11 +83,15 @@ RECIPES = {r.name: r for r in [
            description='pretrained: head, then head + last layers'),
     Recipe('pretrained-finetune-all', (Phase('head', 'head', 1e-3, 30, patience=5), Phase('finetune-all', 'all', 1e-4, 30, patience=5)),
            description='pretrained: head, then everything'),
-    Recipe('random-finetune-top', (Phase('top', 'last', 1e-4, 50, patience=8),), init='random', description='random init: head + last layers train, rest stays random'),
-    Recipe('random-finetune-all', (Phase('all', 'all', 1e-4, 50, patience=8),), init='random', description='random init: everything trains (from scratch)'),
-    Recipe('linear-eval', (Phase('linear', 'head', 1e-3, 100, patience=10, augment=False),), dropout=0.0, description='linear probe on the frozen encoder'),
+    Recipe('random-finetune-top', (Phase('top', 'last', 1e-4, 50, patience=8),), init='random',
+           description='random init: head + last layers train, rest stays random'),
+    Recipe('random-finetune-all', (Phase('all', 'all', 1e-4, 50, patience=8),), init='random',
+           description='random init: everything trains (from scratch)'),
+    Recipe('linear-eval', (Phase('linear', 'head', 1e-3, 100, patience=10, augment=False),), dropout=0.0,
+           description='linear probe on the frozen encoder'),
     Recipe('finetune-all', (Phase('all', 'all', 1e-4, 50, patience=5),), description='full fine-tuning from the start'),
-    Recipe('double-finetune', _two_phase('intermediate', 'inter-') + _two_phase(), description='two-phase on an intermediate set, then two-phase on the target'),
+    Recipe('double-finetune', _two_phase('intermediate', 'inter-') + _two_phase(),
+           description='two-phase on an intermediate set, then two-phase on the target'),
 ]}
 
 def get_recipe(recipe, n_unfrozen:int|None=None)->Recipe:

@@ -107,7 +107,8 @@ BACKBONES = {}  # name -> BackboneSpec; filled only by `register_backbone` below
 def register_backbone(name:str, app, native_size:int|None, min_size:int, gradcam_layer:str, imagenet_mode:str,
                       imagenet_file:str|None, n_weighted:int, signature:str='', radimagenet_files:tuple=(),
                       pools_inside:bool=False, imagenet_rescaling:bool=False):
-    "Add `name` (`app`: a keras.applications name, or a constructor in its style) to `BACKBONES`, refusing to overwrite an entry; `imagenet_file=None`: no ImageNet source"
+    ("Add `name` (`app`: a keras.applications name, or a constructor in its style) to `BACKBONES`, "
+     "refusing to overwrite an entry; `imagenet_file=None`: no ImageNet source")
     if name in BACKBONES: raise KeyError(f'{name!r} is already registered')
     build = None if isinstance(app, str) else app
     if build: app = f'{build.__module__}.{build.__qualname__}'
@@ -142,14 +143,15 @@ register_backbone('inceptionresnetv2', 'InceptionResNetV2', 299, 75, 'conv_7b_ac
                   'conv_7b', _radimagenet_files('IRV2', 'InceptionResNetV2'))
 register_backbone('xception', 'Xception', 299, 71, 'block14_sepconv2_act', 'tf', f'xception{_TF}', 80, 'block14_sepconv2')
 for _b, (_s, _d) in enumerate(((224, 131), (240, 185), (260, 185), (300, 209), (380, 257), (456, 311), (528, 359), (600, 437))):
-    register_backbone(f'efficientnetb{_b}', f'EfficientNetB{_b}', _s, 32, 'top_activation', 'raw', f'efficientnetb{_b}_notop.h5', _d, 'block1a_dwconv',
-                      imagenet_rescaling=True)
+    register_backbone(f'efficientnetb{_b}', f'EfficientNetB{_b}', _s, 32, 'top_activation', 'raw', f'efficientnetb{_b}_notop.h5',
+                      _d, 'block1a_dwconv', imagenet_rescaling=True)
 for _v, _s, _d in (('b0', 224, 150), ('b1', 240, 184), ('b2', 260, 192), ('b3', 300, 224), ('s', 384, 280),
                    ('m', 480, 402), ('l', 480, 556)):
     register_backbone(f'efficientnetv2{_v}', f'EfficientNetV2{_v.upper()}', _s, 32, 'top_activation', 'raw',
                       f'efficientnetv2-{_v}_notop.h5', _d, 'block1a_project_conv')
 for _v, _d in (('tiny', 95), ('small', 185), ('base', 185)):
-    register_backbone(f'convnext_{_v}', f'ConvNeXt{_v.title()}', 224, 32, None, 'raw',  # Grad-CAM: the last map, at the input of its own pooling
+    # Grad-CAM: the last map, at the input of its own pooling
+    register_backbone(f'convnext_{_v}', f'ConvNeXt{_v.title()}', 224, 32, None, 'raw',
                       f'convnext_{_v}_notop.h5', _d, f'convnext_{_v}_stem', pools_inside=True)
 register_backbone('mobilenetv2', 'MobileNetV2', 224, 32, 'out_relu', 'tf',
                   'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5', 104, 'bn_Conv1')

@@ -80,11 +80,13 @@ def results_table(run_dirs:list, metrics:pd.DataFrame|None, failures:list, condi
         for k in HEADLINE:
             for s in ('', '_lo', '_hi'): r[k + s] = m.loc[rid, k + s] if rid in m.index and k + s in m else np.nan
         ttc = mj.get('time_to_convergence') or {}
-        r.update(constant_predictor=constant_predictor(d), **_provenance(cfg, mj), epochs=mj.get('epochs'), train_time_s=mj.get('train_time_s'),
+        r.update(constant_predictor=constant_predictor(d), **_provenance(cfg, mj), epochs=mj.get('epochs'),
+                 train_time_s=mj.get('train_time_s'),
                  convergence_epoch=ttc.get('epoch'), error='')
         rows.append(r)
     for f in failures:
-        rows.append(dict(run_id=f['run_id'], status='failed', **_design(f.get('config') or {}, cond.get(f['run_id'], '')), error=f.get('error', '')))
+        rows.append(dict(run_id=f['run_id'], status='failed', **_design(f.get('config') or {}, cond.get(f['run_id'], '')),
+                         error=f.get('error', '')))
     cols = ['run_id', 'status', *DESIGN, 'seed', 'fold', *[k + s for k in HEADLINE for s in ('', '_lo', '_hi')], 'constant_predictor',
             'n_train', 'n_val', 'n_test', 'data_hash', 'weights_file', 'weights_md5', 'weights_data_hash', 'radtl_version',
             'epochs', 'train_time_s', 'convergence_epoch', 'error']
@@ -111,7 +113,8 @@ def _with_design_columns(results:pd.DataFrame)->pd.DataFrame:
     "`results` with a `condition` ('' where absent: a results.csv of a study without conditions)"
     return results.assign(condition=results['condition'].fillna('') if 'condition' in results else '')
 
-def paper_table(results:pd.DataFrame, metrics=('accuracy', 'balanced_accuracy', 'auc_macro', 'precision_macro', 'recall_macro', 'f1_macro'))->pd.DataFrame:
+def paper_table(results:pd.DataFrame,
+                metrics=('accuracy', 'balanced_accuracy', 'auc_macro', 'precision_macro', 'recall_macro', 'f1_macro'))->pd.DataFrame:
     "Per design: seeds (and folds) and each metric as 'value [CI]' (one run) or 'mean ± sd [CI of the mean]' (several seeds or folds)"
     done = _with_design_columns(results[results.status == 'done'])
     folds = 'fold' in done and done.fold.notna().any()
@@ -161,7 +164,8 @@ def _md(df:pd.DataFrame)->str:
     return '\n'.join([cells(df.columns), '|' + '---|' * len(df.columns), *(cells(r) for r in df.itertuples(index=False))])
 
 def _audit_rows(s:dict)->list:
-    return [('images (files)', s.get('n_images')), ('usable labelled images', s.get('n_usable')), ('unusable files (left out)', s.get('n_errors')),
+    return [('images (files)', s.get('n_images')), ('usable labelled images', s.get('n_usable')),
+            ('unusable files (left out)', s.get('n_errors')),
             ('… by kind', ', '.join(f'{k} {v}' for k, v in (s.get('errors') or {}).items()) or 'none'),
             ('duplicate groups (images in them)', f"{s.get('duplicate_groups')} ({s.get('duplicated_images')})"),
             ('official test images with a copy in training', f"{s.get('test_leaks')} of {s.get('n_test')} (by class: table below)"),
@@ -194,7 +198,8 @@ def _audit_md(study_dir:Path, conditions:list|None=None)->list:
                 'those put in one duplicate group with their source; and the test images flagged as leaked that were not planted (extra).',
                 '', _md(read_csv(pf).fillna('')), '']
     for c, s in found.items():
-        out += [f"Official test images with a copy, or their patient, in training, by class{' (' + c + ')' if c else ''}:", '', _by_class_md(s), '']
+        out += [f"Official test images with a copy, or their patient, in training, by class{' (' + c + ')' if c else ''}:",
+                '', _by_class_md(s), '']
     return out + ['The runs use a split in which no group (copies of an image, and the images of one patient where patients '
                   'are known) spans train, validation and test (unless the study, or its condition, says `split: official` / `random`).']
 
@@ -223,7 +228,8 @@ def _split_md(run_dirs:list)->list:
     fold = f", {dc.get('n_folds')} folds (first run: fold {dc.get('fold')})" if dc.get('split') == 'kfold' else ''
     line = (f"Split `{dc.get('split')}` (seed {dc.get('split_seed')}{fold}), {dc.get('image_size')} px ({dc.get('resize')}): "
             + ', '.join(f'{k} {v}' for k, v in n.items()) + f"; classes: {', '.join(map(str, cfg.get('classes', [])))}.")
-    if groups: line += (f" Groups from {', '.join(groups.get('sources', []))}: {groups.get('n_groups')} groups, {groups.get('n_patients')} patients; "
+    if groups: line += (f" Groups from {', '.join(groups.get('sources', []))}: {groups.get('n_groups')} groups, "
+                        f"{groups.get('n_patients')} patients; "
                         f"groups spanning two subsets: {ds.get('leaking_groups')}, patients: {ds.get('leaking_patients')}.")
     return [line]
 
@@ -269,7 +275,8 @@ def _comparisons_md(comp:pd.DataFrame, labels:dict|None=None, max_rows:int=30)->
 def _img(path:Path, base:Path, width:int=32)->str: return f'<img src="{path.relative_to(base).as_posix()}" width="{width}%">'
 
 def _figures_md(study_dir:Path, results:pd.DataFrame, files:dict, max_designs:int)->list:
-    firsts = _with_design_columns(results[results.status == 'done']).groupby(list(DESIGN), sort=False, dropna=False).head(1).head(max_designs)
+    firsts = (_with_design_columns(results[results.status == 'done']).groupby(list(DESIGN), sort=False, dropna=False)
+              .head(1).head(max_designs))
     out = []
     for r in firsts.to_dict('records'):
         figs = {k.split('/', 1)[1]: Path(v) for k, v in files.items() if k.startswith(f"{r['run_id']}/")}
@@ -293,7 +300,8 @@ def _external_md(study_dir:Path, done:list, metrics:pd.DataFrame|None)->list:
              **{f'{k} {w}': cell(r, f'{w}_{k}') for k in ('accuracy', 'auc_macro') for w in ('internal', 'external')}}
             for r in t.to_dict('records')]
     return ['## External validation', '', 'Internal: the run\'s own held-out test split; external: the source\'s images that share '
-            'no image and no patient with the run\'s data (the overlapping ones are listed in each run\'s `external/<source>/overlap.csv`). '
+            'no image and no patient with the run\'s data '
+            '(the overlapping ones are listed in each run\'s `external/<source>/overlap.csv`). '
             'Value [bootstrap 95 % CI]; all columns in [`external.csv`](external.csv).', '', _md(pd.DataFrame(rows)), '',
             *(_comparisons_md(comp) + [''] if len(comp) else [])]
 
@@ -317,7 +325,9 @@ def condition_table(results:pd.DataFrame, order=None, metrics=CONDITION_METRICS)
         for k in metrics: r.update(zip((k, f'{k}_sd', f'{k}_lo', f'{k}_hi'), map(float, _t_interval(g[k]))))
         rows.append(r)
     t = pd.DataFrame(rows)
-    if len(t) and order: t = t.assign(_o=t.condition.map({c: i for i, c in enumerate(order)})).sort_values(['model', '_o'], kind='stable').drop(columns='_o')
+    if len(t) and order:
+        t = (t.assign(_o=t.condition.map({c: i for i, c in enumerate(order)}))
+             .sort_values(['model', '_o'], kind='stable').drop(columns='_o'))
     return t.reset_index(drop=True)
 
 # %% ../nbs/07a_report.ipynb #811f02b1
@@ -327,17 +337,20 @@ def welch_difference(a, b, level:float=0.95)->dict:
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     out = dict(n_a=len(a), n_b=len(b), mean_a=a.mean() if len(a) else np.nan, mean_b=b.mean() if len(b) else np.nan)
     out['diff'] = out['mean_a'] - out['mean_b']
-    if min(len(a), len(b)) < 2: return {**out, 'diff_lo': np.nan, 'diff_hi': np.nan, 't': np.nan, 'df': np.nan, 'pvalue': np.nan}
+    if min(len(a), len(b)) < 2:
+        return {**out, 'diff_lo': np.nan, 'diff_hi': np.nan, 't': np.nan, 'df': np.nan, 'pvalue': np.nan}
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = math.sqrt(va + vb)
     if se == 0: return {**out, 'diff_lo': out['diff'], 'diff_hi': out['diff'], 't': np.nan, 'df': np.nan, 'pvalue': np.nan}
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
     h = stats.t.ppf((1 + level) / 2, df) * se
     r = stats.ttest_ind(a, b, equal_var=False)
-    return {**out, 'diff_lo': out['diff'] - h, 'diff_hi': out['diff'] + h, 't': float(r.statistic), 'df': float(df), 'pvalue': float(r.pvalue)}
+    return {**out, 'diff_lo': out['diff'] - h, 'diff_hi': out['diff'] + h, 't': float(r.statistic), 'df': float(df),
+            'pvalue': float(r.pvalue)}
 
 def condition_tests(results:pd.DataFrame, order:list, metrics=CONDITION_METRICS)->pd.DataFrame:
-    "Per model and metric, Welch's t-test across seeds of the first condition of `order` (the baseline) vs each other: baseline − other, its 95 % CI, p"
+    ("Per model and metric, Welch's t-test across seeds of the first condition of `order` (the baseline) vs each other: "
+     "baseline − other, its 95 % CI, p")
     d, rows = _done(results), []
     base, others = order[0], order[1:]
     for model, g in d.groupby('model', sort=False):
@@ -364,7 +377,8 @@ def _leak_groups(j:pd.DataFrame)->list:
             ('patient', 'patient unknown', ~known)]
 
 def leak_table(study_dir, results:pd.DataFrame)->pd.DataFrame:
-    "Per run tested on the official split: accuracy on its test images with a copy (or their patient) in training and on the others (the audit's flags)"
+    ("Per run tested on the official split: accuracy on its test images with a copy (or their patient) in training "
+     "and on the others (the audit's flags)")
     sd, rows = Path(study_dir), []
     for r in _done(results).to_dict('records'):
         run_dir, images = sd / 'runs' / r['run_id'], sd / f"images-{r['condition']}.csv"
@@ -373,7 +387,8 @@ def leak_table(study_dir, results:pd.DataFrame)->pd.DataFrame:
         j = read_csv(run_dir / 'predictions_test.csv').merge(flags, on='path', how='left')
         ok = _correct(j)
         for kind, group, m in _leak_groups(j):
-            rows.append(dict(condition=r['condition'], model=r['model'], seed=r['seed'], run_id=r['run_id'], kind=kind, group=group,
+            rows.append(dict(condition=r['condition'], model=r['model'], seed=r['seed'], run_id=r['run_id'],
+                             kind=kind, group=group,
                              n=int(m.sum()), accuracy=float(ok[m].mean()) if m.any() else np.nan))
     return pd.DataFrame(rows, columns=['condition', 'model', 'seed', 'run_id', 'kind', 'group', 'n', 'accuracy'])
 
@@ -394,7 +409,8 @@ def subgroup_table(study_dir, results:pd.DataFrame)->pd.DataFrame:
         p = p.assign(ok=_correct(p), source=_source_of(p.path, (cfg.get('data') or {}).get('roots') or []))
         for by in ('source', 'label'):
             for v, g in p.groupby(by, sort=True):
-                rows.append(dict(condition=r['condition'], model=r['model'], seed=r['seed'], run_id=r['run_id'], by='class' if by == 'label' else by,
+                rows.append(dict(condition=r['condition'], model=r['model'], seed=r['seed'], run_id=r['run_id'],
+                                 by='class' if by == 'label' else by,
                                  group=str(v), n=len(g), accuracy=float(g.ok.mean())))
     return pd.DataFrame(rows, columns=['condition', 'model', 'seed', 'run_id', 'by', 'group', 'n', 'accuracy'])
 
@@ -415,16 +431,19 @@ def _mode_only(images:pd.DataFrame)->float:
     return float((test['mode'].map(guess).fillna(train.label.value_counts().idxmax()) == test.label).mean())
 
 def mode_shortcut_table(study_dir, results:pd.DataFrame, order:list)->pd.DataFrame:
-    "Per condition: the colour-mode-only predictor's test accuracy and the audit's leave-one-out mode accuracy, beside the models' mean accuracy"
+    ("Per condition: the colour-mode-only predictor's test accuracy and the audit's leave-one-out mode accuracy, "
+     "beside the models' mean accuracy")
     sd, rows, acc = Path(study_dir), [], condition_table(results)
     for cond in order:
         images, summary = sd / f'images-{cond}.csv', sd / f'audit-{cond}.json'
         if not images.exists(): continue
         im = read_csv(images, usecols=['path', 'label', 'subset', 'mode'])
-        loo = {s['scope']: s['accuracy'] for s in json.loads(summary.read_text()).get('shortcuts', []) if s['property'] == 'mode'} if summary.exists() else {}
+        loo = ({s['scope']: s['accuracy'] for s in json.loads(summary.read_text()).get('shortcuts', []) if s['property'] == 'mode'}
+               if summary.exists() else {})
         test = im[im.subset == 'test']
         models = acc[acc.condition == cond]
-        rows.append(dict(condition=cond, test_images=len(test), test_rgb_share=float((test['mode'] != 'L').mean()) if len(test) else np.nan,
+        rows.append(dict(condition=cond, test_images=len(test),
+                         test_rgb_share=float((test['mode'] != 'L').mean()) if len(test) else np.nan,
                          majority_class_share=float(test.label.value_counts(normalize=True).max()) if len(test) else np.nan,
                          mode_only_accuracy=_mode_only(im), audit_mode_loo_accuracy=loo.get('all sources', np.nan),
                          **{f'accuracy · {m}': a for m, a in zip(models.model, models.accuracy)}))
@@ -439,8 +458,10 @@ def plot_conditions(table:pd.DataFrame, metric:str='accuracy', order=None)->Figu
     for i, (m, g) in enumerate(table.groupby('model', sort=False)):
         g = g.set_index('condition').reindex(conds)
         x = np.arange(len(conds)) + (i - (len(models) - 1) / 2) * .12
-        ax.errorbar(x, g[metric], yerr=[g[metric] - g[f'{metric}_lo'], g[f'{metric}_hi'] - g[metric]], fmt='o-', capsize=3, label=m)
-    ax.set(xticks=range(len(conds)), xticklabels=conds, ylabel=f'{metric} (mean over seeds, 95 % CI)', title=f'{metric} by test condition')
+        ax.errorbar(x, g[metric], yerr=[g[metric] - g[f'{metric}_lo'], g[f'{metric}_hi'] - g[metric]],
+                    fmt='o-', capsize=3, label=m)
+    ax.set(xticks=range(len(conds)), xticklabels=conds, ylabel=f'{metric} (mean over seeds, 95 % CI)',
+           title=f'{metric} by test condition')
     ax.grid(axis='y', alpha=.3)
     ax.legend(fontsize=8)
     return fig
@@ -463,9 +484,11 @@ def condition_analyses(study_dir, results:pd.DataFrame, order:list)->dict:
     "The tables of a study with conditions (`CONDITION_TABLES`), written to `evaluation/conditions/*.csv`; name → table"
     sd = Path(study_dir)
     leaks, subs = leak_table(sd, results), subgroup_table(sd, results)
-    t = dict(by_condition=condition_table(results, order), condition_tests=condition_tests(results, order), leaks_by_run=leaks,
+    t = dict(by_condition=condition_table(results, order), condition_tests=condition_tests(results, order),
+             leaks_by_run=leaks,
              leaks=_in_order(over_seeds(leaks, ['condition', 'model', 'kind', 'group']), order) if len(leaks) else pd.DataFrame(),
-             subgroups_by_run=subs, subgroups=_in_order(over_seeds(subs, ['condition', 'model', 'by', 'group']), order) if len(subs) else pd.DataFrame(),
+             subgroups_by_run=subs,
+             subgroups=_in_order(over_seeds(subs, ['condition', 'model', 'by', 'group']), order) if len(subs) else pd.DataFrame(),
              mode_shortcut=mode_shortcut_table(sd, results, order))
     for k, v in t.items(): write_text_atomic(sd / 'evaluation' / 'conditions' / f'{k}.csv', v.to_csv(index=False))
     return t
@@ -479,7 +502,8 @@ def _colour_images(study_dir:Path, order:list)->tuple:
 
 # %% ../nbs/07a_report.ipynb #e62c4a16
 def _conditions_md(study_dir:Path, t:dict, order:list, figure:Path|None)->list:
-    "The report's section on conditions: metrics per condition, the baseline vs each other, leaks within the baseline, subgroups, the mode shortcut"
+    ("The report's section on conditions: metrics per condition, the baseline vs each other, leaks within the baseline, "
+     "subgroups, the mode shortcut")
     ct, base = t['by_condition'], order[0]
     show = pd.DataFrame([dict(model=r.model, condition=r.condition, seeds=r.seeds,
                               **{k: _ci_text(getattr(r, k), getattr(r, f'{k}_lo'), getattr(r, f'{k}_hi')) for k in CONDITION_METRICS})
@@ -500,14 +524,16 @@ def _conditions_md(study_dir:Path, t:dict, order:list, figure:Path|None)->list:
         show = pd.DataFrame([dict(condition=r.condition, model=r.model, images=f'{r.group} ({r.n:.0f})', runs=r.runs,
                                   accuracy=_ci_text(r.accuracy, r.accuracy_lo, r.accuracy_hi)) for r in lk.itertuples()])
         md += ['### Within an official test set: images seen in training', '', 'The same runs, their test images split by the audit '
-               "of the condition's data: those with a copy in training (or validation) and those without; those whose patient has training "
+               "of the condition's data: those with a copy in training (or validation) and those without; "
+               "those whose patient has training "
                'images, those whose patient is known but not in training, and those without a known patient. Mean accuracy over seeds '
                '[95 % CI]; the number of images in brackets.', '', _md(show), '']
     sg = t['subgroups']
     if len(sg):
         show = pd.DataFrame([dict(condition=r.condition, model=r.model, by=r.by, group=f'{r.group} ({r.n:.0f})', runs=r.runs,
                                   accuracy=_ci_text(r.accuracy, r.accuracy_lo, r.accuracy_hi)) for r in sg.itertuples()])
-        md += ['### By source and by class', '', 'Accuracy on the test images of each data set and of each class (the recall of that class), '
+        md += ['### By source and by class', '',
+               'Accuracy on the test images of each data set and of each class (the recall of that class), '
                'mean over seeds [95 % CI]; the images in brackets.', '', _md(show), '']
     ms = t['mode_shortcut']
     if len(ms):
@@ -520,8 +546,10 @@ def _conditions_md(study_dir:Path, t:dict, order:list, figure:Path|None)->list:
                 'each mode.')
         show = ms.copy()
         for c in show.columns:
-            if c not in ('condition', 'test_images'): show[c] = show[c].map(lambda v: f'{v:.3f}' if isinstance(v, float) and np.isfinite(v) else v)
-        md += ['### The colour-mode shortcut', '', "`mode_only_accuracy`: each test image's class guessed from its file's colour mode alone "
+            if c not in ('condition', 'test_images'):
+                show[c] = show[c].map(lambda v: f'{v:.3f}' if isinstance(v, float) and np.isfinite(v) else v)
+        md += ['### The colour-mode shortcut', '',
+               "`mode_only_accuracy`: each test image's class guessed from its file's colour mode alone "
                '(the majority class of that mode among the training images); `audit_mode_loo_accuracy`: the audit\'s leave-one-out '
                'version over all images (`radtl.audit.shortcuts`); beside them the share of RGB files in the test set, the majority '
                'class\'s share (a constant guess) and the models\' mean accuracy. ' + see, '', _md(show), '']
@@ -550,13 +578,15 @@ def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
     st = yaml.safe_load((sd / 'study.yaml').read_text()) if (sd / 'study.yaml').exists() else {}
     conditions = study_conditions(sd)
     labels = _labels(results_table(done, None, failures, conditions))
-    ev = evaluate_runs(done, sd / 'evaluation', n_boot=n_boot, labels=labels) if done else dict(metrics=None, comparisons=None, files={})
+    ev = (evaluate_runs(done, sd / 'evaluation', n_boot=n_boot, labels=labels) if done
+          else dict(metrics=None, comparisons=None, files={}))
     results = results_table(done, ev['metrics'], failures, conditions)
     write_text_atomic(sd / 'results.csv', results.to_csv(index=False))
     order = _condition_order(st, results, conditions)
     files, notes = dict(ev['files']), []
     if gradcam and done:
-        firsts = _with_design_columns(results[results.status == 'done']).groupby(list(DESIGN), sort=False, dropna=False).head(1).head(max_designs)
+        firsts = (_with_design_columns(results[results.status == 'done']).groupby(list(DESIGN), sort=False, dropna=False)
+                  .head(1).head(max_designs))
         for rid in firsts.run_id:
             try: files[f'{rid}/gradcam'] = gradcam_grid(sd / 'runs' / rid, sd / 'evaluation' / 'figures' / rid / 'gradcam.png')
             except Exception as e: notes.append(f'Grad-CAM of {labels.get(rid, rid)} skipped: {type(e).__name__}: {e}')
@@ -568,18 +598,24 @@ def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
     for c in order or ['']:
         first = [d for d in done if conditions.get(d.name, '') == c][:1]
         md += [(f'**{c}**: ' if c else '') + line for line in _split_md(first)] + ([''] if first else [])
-    md += ['## Results', '', 'One row per design. One seed: value [bootstrap 95 % CI]; several seeds or folds: mean ± sd [95 % CI of the mean over runs]. '
+    md += ['## Results', '',
+           'One row per design. One seed: value [bootstrap 95 % CI]; several seeds or folds: '
+           'mean ± sd [95 % CI of the mean over runs]. '
            + PRECISION_NOTE, '', _md(paper_table(results)), '']
     md += _external_md(sd, done, ev['metrics'])
     if 'forest_accuracy' in files:
         md += [' '.join(_img(Path(files[k]), sd, 48) for k in ('forest_accuracy', 'forest_auc_macro') if k in files), '']
     if order and (results.status == 'done').any():
         t = condition_analyses(sd, results, order)
-        fig = save_figure(plot_conditions(t['by_condition'], 'accuracy', order), sd / 'evaluation' / 'figures' / 'conditions_accuracy.png', dpi=110)
+        fig = save_figure(plot_conditions(t['by_condition'], 'accuracy', order),
+                          sd / 'evaluation' / 'figures' / 'conditions_accuracy.png', dpi=110)
         md += _conditions_md(sd, t, order, fig)
     if failures:
-        md += ['## Failed runs', '', 'These runs raised; `runs/<run_id>.failed.json` holds the traceback. Fix the cause and run the study again: it retries them.', '',
-               _md(pd.DataFrame([(f['run_id'], f.get('error', '').splitlines()[0] if f.get('error') else '') for f in failures], columns=['run', 'error'])), '']
+        md += ['## Failed runs', '',
+               'These runs raised; `runs/<run_id>.failed.json` holds the traceback. '
+               'Fix the cause and run the study again: it retries them.', '',
+               _md(pd.DataFrame([(f['run_id'], f.get('error', '').splitlines()[0] if f.get('error') else '')
+                                 for f in failures], columns=['run', 'error'])), '']
     md += ['## Statistical comparisons', '', *_comparisons_md(ev['comparisons'], labels), '']
     md += ['## Figures', '', 'Confusion matrix, ROC and precision-recall curves (test set), training curves and reliability, '
            'and Grad-CAM of test images, for the first seed of each design.', '', *_figures_md(sd, results, files, max_designs)]
@@ -600,7 +636,8 @@ def _study_paths(st:dict)->list:
 def _as_paths(v)->list: return [] if not v else [str(p) for p in (v if isinstance(v, list) else [v])]
 
 def data_names(paths)->dict:
-    "Absolute path → the name committed files give it: its last part (a data set's folder name), or its last two where that is a number or taken"
+    ("Absolute path → the name committed files give it: its last part (a data set's folder name), "
+     "or its last two where that is a number or taken")
     paths = sorted({str(Path(p)) for p in paths})
     last = [Path(p).name for p in paths]
     return {p: (f'{Path(p).parent.name}/{n}' if n.isdigit() or last.count(n) > 1 else n) for p, n in zip(paths, last)}
@@ -615,7 +652,8 @@ def _machine_paths(text:str, prefixes:list)->list: return [p for p in prefixes i
 def export_report(study_dir, # a study folder with its report written (`write_report`)
                   dest, # folder to write (e.g. results/<study> in a repository)
                   tables:bool=True)->Path: # also the analysis tables (evaluation/conditions/*.csv, comparisons.csv) and audits
-    "Copy a study's results.csv, report.md, the figures it shows and its analysis tables to `dest`, naming images by their path relative to their data root, never by a machine path"
+    ("Copy a study's results.csv, report.md, the figures it shows and its analysis tables to `dest`, "
+     "naming images by their path relative to their data root, never by a machine path")
     sd, dest = Path(study_dir).resolve(), Path(dest)
     if not (sd / 'report.md').exists(): raise RadtlError(f'{sd} has no report.md; write it first (radtl report {sd})')
     st = yaml.safe_load((sd / 'study.yaml').read_text()) if (sd / 'study.yaml').exists() else {}
@@ -630,13 +668,15 @@ def export_report(study_dir, # a study folder with its report written (`write_re
     if tables:
         for f in [*sorted((sd / 'evaluation' / 'conditions').glob('*.csv')), sd / 'evaluation' / 'comparisons.csv']:
             if f.exists(): out[f'tables/{f.name}'] = f.read_text()
-        audits = sorted(sd.glob('audit-*.json')) if (sd / 'conditions.csv').exists() else [sd / 'audit.json']   # a condition study's own audits
+        # a condition study's own audits
+        audits = sorted(sd.glob('audit-*.json')) if (sd / 'conditions.csv').exists() else [sd / 'audit.json']
         for f in audits:
             if f.exists(): out[f'tables/{f.name}'] = f.read_text()
     prefixes = [*names, str(sd), str(Path.home())]
     for k, text in out.items():
         text = out[k] = rel(text)
-        if bad := _machine_paths(text, prefixes): raise RadtlError(f'{k} would name machine paths ({", ".join(bad)}); nothing exported')
+        if bad := _machine_paths(text, prefixes):
+            raise RadtlError(f'{k} would name machine paths ({", ".join(bad)}); nothing exported')
     for k, text in out.items(): write_text_atomic(dest / k, text)
     for f in figs: compact_png(sd / f, dest / 'figures' / Path(f).relative_to('evaluation/figures'))
     return dest

@@ -24,7 +24,8 @@ MAX_SEED = 10**6   # a run seeds each training stage with seed × 1000 + stage, 
 def check_model(backbone, # registry name
                 weights=None, # a weights source name, an .h5 file, or None/'random'
                 preprocessing=None): # a preprocessing mode, or None (the weights' own)
-    "The registry entry of `backbone`, refusing a weights name that is not one of its sources (nor an .h5 file) and a mode that does not fit it"
+    ("The registry entry of `backbone`, refusing a weights name that is not one of its sources (nor an .h5 file) "
+     "and a mode that does not fit it")
     if not isinstance(backbone, str): raise RadtlError(f'backbone: a registry name expected, got {backbone!r}')
     try: spec = get_backbone(backbone)
     except RadtlError as e: raise RadtlError(f'backbone: {e}') from None
@@ -91,7 +92,8 @@ class RunConfig:
     def run_id(self)->str:
         "Stable id: the same config always gets the same id"
         r = self.recipe_obj
-        w = 'random' if self.effective_weights is None else Path(str(self.effective_weights)).stem if os.sep in str(self.effective_weights) else self.effective_weights
+        w = ('random' if self.effective_weights is None
+             else Path(str(self.effective_weights)).stem if os.sep in str(self.effective_weights) else self.effective_weights)
         f = f'-f{self.data.fold}' if self.data.split == 'kfold' else ''
         return f"{self.backbone}-{w}-{r.name}-s{self.seed}{f}-{stable_hash(_id_dict(self.to_dict()), 8)}"
 
@@ -100,6 +102,7 @@ _UNSET_IF_NONE = ('patients', 'patient_pattern', 'reference', 'reference_patient
 def _id_data(d:dict|None)->dict|None:
     "A data section without the options that do not change it (folds outside k-fold, absent patient sources): ids of older runs stay valid"
     if d is None: return None
-    return {k: v for k, v in d.items() if not (k in ('n_folds', 'fold') and d.get('split') != 'kfold') and not (k in _UNSET_IF_NONE and v is None)}
+    return {k: v for k, v in d.items()
+            if not (k in ('n_folds', 'fold') and d.get('split') != 'kfold') and not (k in _UNSET_IF_NONE and v is None)}
 
 def _id_dict(d:dict)->dict: return dict(d, data=_id_data(d['data']), intermediate=_id_data(d['intermediate']))

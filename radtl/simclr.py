@@ -25,7 +25,8 @@ SIMCLR_AUGMENT = dict(crop_scale=(0.2, 1.0), crop_ratio=(3/4, 4/3), rotation=15.
                       brightness=0.4, contrast=0.4, blur_prob=0.5, blur_sigma=0.02)
 
 def view_transform(scale, ratio, theta, flip_h, flip_v, cx, cy, height:int, width:int):
-    "(B,8) output → input transforms (`affine_transform` layout) of a crop of area `scale` and aspect `ratio`, centred at (`cx`, `cy`) px, rotated `theta` rad and flipped"
+    ("(B,8) output → input transforms (`affine_transform` layout) of a crop of area `scale` and aspect `ratio`, "
+     "centred at (`cx`, `cy`) px, rotated `theta` rad and flipped")
     cw, ch = ops.minimum(ops.sqrt(scale * ratio), 1.), ops.minimum(ops.sqrt(scale / ratio), 1.)   # crop size, shares of the side
     sx, sy, c, s = cw, ch, ops.cos(theta), ops.sin(theta)
     f, g = 1. - 2. * flip_h, 1. - 2. * flip_v

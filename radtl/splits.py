@@ -74,7 +74,8 @@ def random_split(images:pd.DataFrame, val:float=0.15, test:float=0.15, seed:int=
 
 # %% ../nbs/01c_splits.ipynb #6e642187
 def kfold_split(images:pd.DataFrame, n_folds:int=5, fold:int=0, val:float=0.15, seed:int=0)->pd.DataFrame:
-    "Add `fold` (each image's stratified, group-aware fold of `n_folds`) and `subset`: fold `fold` is test, `val` carved group-aware from the others"
+    ("Add `fold` (each image's stratified, group-aware fold of `n_folds`) and `subset`: fold `fold` is test, "
+     "`val` carved group-aware from the others")
     if not (isinstance(n_folds, int) and n_folds >= 2): raise RadtlError(f'n_folds must be an integer ≥ 2, not {n_folds!r}')
     if not (isinstance(fold, int) and 0 <= fold < n_folds):
         raise RadtlError(f'fold must be one of 0..{n_folds - 1}, not {fold!r}')
@@ -94,7 +95,8 @@ SPLIT_POLICIES = ('group', 'official', 'kfold', 'random')
 
 def make_splits(images:pd.DataFrame, policy:str='group', clean_test:bool=True, val:float=0.15, test:float=0.15, seed:int=0,
                 n_folds:int=5, fold:int=0)->pd.DataFrame:
-    "Add `subset` to `images` by `policy`: 'group', 'official' (clean test unless `clean_test=False`), 'kfold' (fold `fold` of `n_folds`) or 'random'"
+    ("Add `subset` to `images` by `policy`: 'group', 'official' (clean test unless `clean_test=False`), "
+     "'kfold' (fold `fold` of `n_folds`) or 'random'")
     if 'group' not in images:
         raise RadtlError('images need a duplicate `group` column: pass the `images` of radtl.audit.audit(catalog)')
     if policy == 'group': return group_split(images, val, test, seed)
@@ -127,7 +129,8 @@ def split_table(df:pd.DataFrame)->pd.DataFrame:
 # %% ../nbs/01c_splits.ipynb #6a1013ea
 def nested_fractions(train:pd.DataFrame, fractions=(0.5, 0.1, 0.01), seed:int=0)->dict:
     "Index of a stratified subset of `train` per fraction; smaller fractions are subsets of larger ones"
-    rank = train.groupby('label').label.transform(lambda s: pd.Series(np.random.default_rng([seed, len(s)]).permutation(len(s)), index=s.index))
+    rank = train.groupby('label').label.transform(
+        lambda s: pd.Series(np.random.default_rng([seed, len(s)]).permutation(len(s)), index=s.index))
     size = train.groupby('label').label.transform('size')
     return {f: train.index[rank < np.maximum(1, np.ceil(f * size))] for f in fractions}
 

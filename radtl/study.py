@@ -10,7 +10,8 @@ import fnmatch, itertools, json, os, re, socket, sys, time, traceback, datetime
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import pandas as pd, yaml
-from .core import RadtlError, PROGRESS, say, write_csv_atomic, write_json_atomic, write_text_atomic, default_cache_dir, RunLock, lock_is_stale
+from .core import (RadtlError, PROGRESS, say, write_csv_atomic, write_json_atomic, write_text_atomic, default_cache_dir,
+                   RunLock, lock_is_stale)
 from .config import check_keys, config_from, field_value, yaml_mapping
 from .data import CLASS_ALIASES, left_out_line, normalise_label
 from .splits import SPLIT_FIELDS, split_data
@@ -31,7 +32,8 @@ __all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'MODEL_ENTRY_KEYS', 'RUN_KEYS', 'CONDITIO
            'kaggle_set', 'find_kaggle_data', 'preset_study', 'demo_study']
 
 # %% ../nbs/07_study.ipynb #f5284692
-STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate', 'external', 'tracking', 'conditions')
+STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate', 'external',
+              'tracking', 'conditions')
 MODEL_KEYS = ('backbone', 'weights', 'preprocessing')
 MODEL_ENTRY_KEYS = (*MODEL_KEYS, 'recipes')   # a model entry may name its own recipes (instead of the study's)
 RUN_KEYS = ('batch_size', 'epochs_scale', 'augment', 'n_unfrozen', 'weights_dirs', 'deterministic', 'mixed_precision',
@@ -50,7 +52,8 @@ def _folds(d:dict, where:str)->list:
     "The folds a data section runs: all of `n_folds` by default with split kfold, else [0]"
     fo, n = d.pop('folds', None), d.get('n_folds', 5)
     if d.get('split') != 'kfold':
-        if fo is not None and _as_list(fo) != [0]:   # [0]: what a written-out study (study.yaml) says of a section without folds
+        # [0]: what a written-out study (study.yaml) says of a section without folds
+        if fo is not None and _as_list(fo) != [0]:
             raise RadtlError(f"{where}.folds: folds apply to split: kfold (this section's split is {d.get('split', 'group')!r})")
         return [0]
     if not isinstance(n, int) or isinstance(n, bool) or n < 2:
@@ -65,14 +68,16 @@ def _resolve(p, base:Path|None)->str:
     return str(p if p.is_absolute() or base is None else (base / p))
 
 def _data_section(d, where:str, base:Path|None)->dict:
-    "A checked data section (the given keys, converted) with paths resolved against `base`, `fractions` a list of shares and `folds` a list of folds"
+    ("A checked data section (the given keys, converted) with paths resolved against `base`, "
+     "`fractions` a list of shares and `folds` a list of folds")
     d = check_keys(d, _data_keys(), where)
     if not d.get('roots'): raise RadtlError(f'{where}.roots: give at least one image folder')
     d['roots'] = [_resolve(r, base) for r in field_value(DataConfig, 'roots', d['roots'], f'{where}.roots')]
     for k in [k for k in _DATA_PATHS if d.get(k) is not None]:
         d[k] = _resolve(d[k], base) if isinstance(d[k], (str, Path)) else [_resolve(r, base) for r in d[k]]
     fo, fr = d.pop('folds', None), d.pop('fractions', None)
-    fractions = [field_value(DataConfig, 'fraction', f, f'{where}.fractions[{i}]') for i, f in enumerate([1.0] if fr is None else _as_list(fr))]
+    fractions = [field_value(DataConfig, 'fraction', f, f'{where}.fractions[{i}]')
+                 for i, f in enumerate([1.0] if fr is None else _as_list(fr))]
     dc = config_from(DataConfig, d, where)
     out = {k: getattr(dc, k) for k in d}
     return {**out, 'fractions': fractions, 'folds': _folds({**out, 'folds': fo}, where)}
@@ -130,7 +135,8 @@ class Study:
         "(condition, RunConfig) of every run, sorted by run id (each id once; condition '' in a study without conditions)"
         out = {}
         for cond, data, run, models in self._parts():
-            for cfg in _configs(data, run, models, self.recipes, self.seeds, self.intermediate): out.setdefault(cfg.run_id, (cond, cfg))
+            for cfg in _configs(data, run, models, self.recipes, self.seeds, self.intermediate):
+                out.setdefault(cfg.run_id, (cond, cfg))
         return [out[k] for k in sorted(out)]
 
     def runs(self)->list:
@@ -163,7 +169,8 @@ def _configs(data:dict, run:dict, models:list, recipes:list, seeds:list, interme
     for (b, w, p, rs) in models:
         for r, f, s, k in itertools.product(rs or recipes, data['fractions'], seeds, data.get('folds', [0])):
             rec = get_recipe(r)
-            wi, pi = (None, None) if rec.init == 'random' else (w, p)   # the recipe ignores them: one run for every weights source
+            # the recipe ignores them: one run for every weights source
+            wi, pi = (None, None) if rec.init == 'random' else (w, p)
             inter = intermediate if rec.uses_intermediate else None
             out.append(RunConfig(data=dict(base, fraction=f, fold=k), backbone=b, weights=wi, preprocessing=pi, recipe=r, seed=s,
                                  intermediate=dict(inter) if inter else None, **run))
@@ -194,13 +201,16 @@ def _recipes(v, where:str='recipes')->list:
 def _with_roots(sources, roots:dict)->dict:
     "The `external` section with the folders of `roots` (name → folders) in place of (or beside) its own"
     out = dict(sources or {})
-    for name, r in roots.items(): out[name] = {**(out.get(name) or {}), 'roots': [str(Path(p).resolve()) for p in _as_list(r)]}
+    for name, r in roots.items():
+        out[name] = {**(out.get(name) or {}), 'roots': [str(Path(p).resolve()) for p in _as_list(r)]}
     return out
 
 def _external_sources(v, base:Path|None)->dict:
-    "The checked `external` section: source name → `ExternalConfig` (a plain list of folders is its `roots`), folders resolved against `base`"
+    ("The checked `external` section: source name → `ExternalConfig` (a plain list of folders is its `roots`), "
+     "folders resolved against `base`")
     if v is None: return {}
-    if not isinstance(v, dict): raise RadtlError(f'external: a mapping of source name → section (roots, aliases, ...) expected, got {v!r}')
+    if not isinstance(v, dict):
+        raise RadtlError(f'external: a mapping of source name → section (roots, aliases, ...) expected, got {v!r}')
     out = {}
     for name, sec in v.items():
         sec = {'roots': sec} if isinstance(sec, (list, str)) else dict(sec or {})
@@ -215,8 +225,10 @@ def _run_options(v, where:str='run')->dict:
 _CONDITION_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
 
 def _conditions(v, data:dict, run:dict, base:Path|None)->dict:
-    "Each condition checked: its data (the study's, with the condition's keys replaced; null removes a key), run options, models, weights_search"
-    if not isinstance(v, dict) or not v: raise RadtlError('conditions: a mapping of condition names to their data (and run) overrides expected')
+    ("Each condition checked: its data (the study's, with the condition's keys replaced; null removes a key), "
+     "run options, models, weights_search")
+    if not isinstance(v, dict) or not v:
+        raise RadtlError('conditions: a mapping of condition names to their data (and run) overrides expected')
     out = {}
     for name, c in v.items():
         where = f'conditions.{name}'
@@ -225,7 +237,8 @@ def _conditions(v, data:dict, run:dict, base:Path|None)->dict:
         c = check_keys(c or {}, CONDITION_KEYS, where)
         merged = {k: x for k, x in {**data, **(c.get('data') or {})}.items() if x is not None}
         ws = [_resolve(p, base) for p in _as_list(c['weights_search'])] if c.get('weights_search') else []
-        out[name] = dict(data=_data_section(merged, f'{where}.data', base), run={**run, **_run_options(c.get('run'), f'{where}.run')},
+        out[name] = dict(data=_data_section(merged, f'{where}.data', base),
+                         run={**run, **_run_options(c.get('run'), f'{where}.run')},
                          models=_models(c['models'], base, f'{where}.models') if c.get('models') else None, weights_search=ws)
     return out
 
@@ -249,7 +262,8 @@ def load_study(src, # a YAML file, YAML text or a dict
     run = _run_options(d.get('run'))
     if out is None and not d.get('out'): raise RadtlError(f"{where}: missing key 'out' (the output folder)")
     out_dir = Path(out) if out is not None else Path(_resolve(d['out'], base))
-    if out_dir.exists() and not out_dir.is_dir(): raise RadtlError(f'{where}: the output folder {out_dir} exists and is a file')
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RadtlError(f'{where}: the output folder {out_dir} exists and is a file')
     st = Study(name=str(d.get('name') or 'study'), out=out_dir,
                data=_data_section(d['data'], 'data', base), models=_models(d['models'], base),
                recipes=_recipes(d.get('recipes', 'two-phase')), seeds=_seeds(d.get('seeds', [0])), run=run,
@@ -298,7 +312,8 @@ def study_table(study:Study, configs:list|None=None):
     "One row per run: id, (condition,) design, seed, fold (k-fold splits) and status"
     cfgs = study.runs() if configs is None else configs
     cond = study.condition_of() if study.conditions else None
-    cols = ['run_id', *(['condition'] if cond else []), 'backbone', 'weights', 'preprocessing', 'recipe', 'fraction', 'seed', 'fold', 'status']
+    cols = ['run_id', *(['condition'] if cond else []), 'backbone', 'weights', 'preprocessing', 'recipe', 'fraction', 'seed',
+            'fold', 'status']
     return pd.DataFrame([dict(run_id=c.run_id, condition=cond.get(c.run_id) if cond else None, backbone=c.backbone,
                               weights=c.effective_weights or 'random', preprocessing=c.preprocessing or 'default', recipe=c.recipe_obj.name,
                               fraction=c.data.fraction, seed=c.seed, fold=c.data.fold if c.data.split == 'kfold' else None,
@@ -310,7 +325,8 @@ def _design(cfg:RunConfig, condition:str='')->str:
     w = cfg.effective_weights or 'random'
     w = Path(w).name if str(w).endswith('.h5') else w
     parts = [cfg.backbone, w + (f' ({cfg.preprocessing})' if cfg.preprocessing else ''), cfg.recipe_obj.name]
-    return ' · '.join(parts + ([f'fraction {cfg.data.fraction:g}'] if cfg.data.fraction < 1 else []) + ([condition] if condition else []))
+    return ' · '.join(parts + ([f'fraction {cfg.data.fraction:g}'] if cfg.data.fraction < 1 else [])
+                      + ([condition] if condition else []))
 
 def _weights_note(cfg:RunConfig, search:list|None=None)->str:
     "What the weights of `cfg` lack on this machine: '' for nothing, else the file looked for (ImageNet: Keras downloads it when online)"
@@ -326,7 +342,8 @@ def _weights_note(cfg:RunConfig, search:list|None=None)->str:
 def design_table(study:Study, configs:list|None=None)->pd.DataFrame:
     "One row per design of `configs` (default: the grid): its runs, their seeds, how many are done, the weight file it lacks"
     groups, cond = {}, study.condition_of()
-    for c in (study.runs() if configs is None else configs): groups.setdefault(_design(c, cond.get(c.run_id, '')), []).append(c)
+    for c in (study.runs() if configs is None else configs):
+        groups.setdefault(_design(c, cond.get(c.run_id, '')), []).append(c)
     rows = [dict(design=d, runs=len(cs), seeds=' '.join(map(str, sorted({c.seed for c in cs}))),
                  done=sum(run_status(study.run_dir(c)) == 'done' for c in cs),
                  weights=_weights_note(cs[0], study.weights_search(cs[0]))) for d, cs in groups.items()]
@@ -337,7 +354,8 @@ def _data_key(dc)->str:
     return json.dumps(asdict(dc), sort_keys=True, default=str)
 
 def _files_line(st, a:dict, condition:str='')->str:
-    return (f"study {st.name}{' · ' + condition if condition else ''}: data: {a.get('n_images')} files, {a.get('n_usable')} usable labelled images; "
+    return (f"study {st.name}{' · ' + condition if condition else ''}: data: {a.get('n_images')} files, "
+            f"{a.get('n_usable')} usable labelled images; "
             f"{left_out_line(a.get('errors') or {})}")
 
 AUDIT_IMAGE_COLUMNS = ['path', 'label', 'source', 'split', 'subset', 'format', 'mode', 'grey', 'width', 'height', 'md5', 'dup_group',
@@ -399,7 +417,8 @@ def _run_one(study, cfg, prepared, cache_dir, verbose, tracker=None)->str:
         if (d / 'metrics.json').exists(): return 'done'
         data = _prepared(prepared, cfg.data, cache_dir)
         inter = _prepared(prepared, cfg.intermediate, cache_dir) if cfg.recipe_obj.uses_intermediate else None
-        run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False, tracker=tracker,   # this process holds the lock
+        # this process holds the lock
+        run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False, tracker=tracker,
             weights_search=study.weights_search(cfg))
         return 'done'
     return _attempt(cfg, d.with_name(d.name + '.lock'), d.with_name(d.name + '.failed.json'), cfg.run_id, train, verbose)
@@ -411,9 +430,11 @@ def _external_one(st:Study, cfg, name:str, src, cache_dir, n_boot:int, verbose:i
     out = d / 'external' / name
     if (out / 'summary.json').exists(): return 'done'
     def evaluate():
-        external_validation(d, src.roots, out, name=name, n_boot=n_boot, verbose=verbose, cache_dir=cache_dir, **src.options())
+        external_validation(d, src.roots, out, name=name, n_boot=n_boot, verbose=verbose, cache_dir=cache_dir,
+                            **src.options())
         return 'done'
-    return _attempt(cfg, d.with_name(d.name + '.lock'), d / 'external' / f'{name}.failed.json', f'{cfg.run_id} on {name}', evaluate, verbose)
+    return _attempt(cfg, d.with_name(d.name + '.lock'), d / 'external' / f'{name}.failed.json', f'{cfg.run_id} on {name}',
+                    evaluate, verbose)
 
 def _run_external(st:Study, cfgs:list, cache_dir, n_boot:int, verbose:int)->list:
     "Evaluate every finished run of `cfgs` on every external source of `st`; returns the failures ('<run_id> on <source>')"
@@ -421,7 +442,8 @@ def _run_external(st:Study, cfgs:list, cache_dir, n_boot:int, verbose:int)->list
     for cfg in cfgs:
         if not st.external or run_status(st.run_dir(cfg)) != 'done': continue
         for name, src in st.external.items():
-            if _external_one(st, cfg, name, src, cache_dir, n_boot, verbose) == 'failed': failed.append(f'{cfg.run_id} on {name}')
+            if _external_one(st, cfg, name, src, cache_dir, n_boot, verbose) == 'failed':
+                failed.append(f'{cfg.run_id} on {name}')
     return failed
 
 # %% ../nbs/07_study.ipynb #e60e0fb5
@@ -437,20 +459,24 @@ def _report_is_current(st:Study, cfgs:list, since:float)->bool:
     "Whether report.md was written after `since` (this process's start) and after every run of `cfgs` ended: another shard wrote it"
     rep = st.out / 'report.md'
     if not rep.exists(): return False
-    ends = [p.stat().st_mtime for c in cfgs for p in (st.run_dir(c) / 'metrics.json', st.run_dir(c).with_name(c.run_id + '.failed.json')) if p.exists()]
+    ends = [p.stat().st_mtime for c in cfgs
+            for p in (st.run_dir(c) / 'metrics.json', st.run_dir(c).with_name(c.run_id + '.failed.json')) if p.exists()]
     return rep.stat().st_mtime >= max([since, *ends])
 
 # %% ../nbs/07_study.ipynb #dbad12ad
 def write_study_files(st:Study, cache_dir=None, verbose:int=PROGRESS):
-    "What the report reads besides the runs: study.yaml, the run → condition table (`conditions.csv`, in the conditions' order) and the audits"
+    ("What the report reads besides the runs: study.yaml, the run → condition table "
+     "(`conditions.csv`, in the conditions' order) and the audits")
     st.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(st.out / 'study.yaml', yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False))
+    write_text_atomic(st.out / 'study.yaml',
+                      yaml.safe_dump(json.loads(json.dumps(st.to_dict(), default=str)), sort_keys=False))
     if st.conditions:
         rank = {k: i for i, k in enumerate(st.conditions)}
         rows = sorted(st.condition_of().items(), key=lambda r: (rank[r[1]], r[0]))
         write_csv_atomic(st.out / 'conditions.csv', pd.DataFrame(rows, columns=['run_id', 'condition']))
     try:
-        for cond, (summary, _) in write_audit(st, cache_dir).items(): say(verbose, _files_line(st, json.loads(summary.read_text()), cond))
+        for cond, (summary, _) in write_audit(st, cache_dir).items():
+            say(verbose, _files_line(st, json.loads(summary.read_text()), cond))
     except Exception as e: say(verbose, f'audit failed ({type(e).__name__}: {e}); the runs will fail the same way')
 
 def run_study(study, # a `Study`, or what `load_study` reads
@@ -487,11 +513,13 @@ def run_study(study, # a `Study`, or what `load_study` reads
     if report and not left:
         with RunLock(st.out / 'report.lock') as lock:   # two shards ending together: one writes the report
             if not lock.acquire(): say(verbose, 'another process is writing the report')
-            elif _report_is_current(st, allcfg, t0): say(verbose, f'the report is up to date: another shard wrote it after the last run ended ({st.out / "report.md"})')
+            elif _report_is_current(st, allcfg, t0):
+                say(verbose, f'the report is up to date: another shard wrote it after the last run ended ({st.out / "report.md"})')
             else: res['report'] = write_report(st.out, n_boot=n_boot, verbose=verbose)
         if tracker and res['report']: tracker.finish_study(st.out)
-    elif report: say(verbose, f'{len(left)} runs of the study are not finished yet (other shards?); the report is written when the last one '
-                              f'ends (or run radtl report {st.out})')
+    elif report:
+        say(verbose, f'{len(left)} runs of the study are not finished yet (other shards?); the report is written when the last one '
+                     f'ends (or run radtl report {st.out})')
     return res
 
 # %% ../nbs/07_study.ipynb #a916ab34
@@ -614,7 +642,8 @@ seeds: [0, 1, 2]
 run: {batch_size: 32, augment: brain-mri}
 """,
 }
-EXTERNAL_PRESETS = {'brain-mri-external': ('sartaj', 'nickparvar'), 'brain-mri-external-reverse': ('nickparvar', 'sartaj')}   # trained on, tested on
+# trained on, tested on
+EXTERNAL_PRESETS = {'brain-mri-external': ('sartaj', 'nickparvar'), 'brain-mri-external-reverse': ('nickparvar', 'sartaj')}
 
 # %% ../nbs/07_study.ipynb #dea98ff4
 def _has_classes(d:Path)->bool:
@@ -622,7 +651,8 @@ def _has_classes(d:Path)->bool:
     return any(c.is_dir() and normalise_label(c.name) in known for c in d.iterdir())
 
 def kaggle_set(d:Path)->str:
-    "Which Kaggle brain-MRI set a folder with Training/ and Testing/ is, by its class folders' spelling: 'sartaj' (glioma_tumor, ...) or 'nickparvar' (glioma, ...)"
+    ("Which Kaggle brain-MRI set a folder with Training/ and Testing/ is, by its class folders' spelling: "
+     "'sartaj' (glioma_tumor, ...) or 'nickparvar' (glioma, ...)")
     train = next((c for c in Path(d).iterdir() if c.name.lower() == 'training'), None)
     return 'sartaj' if train and any(c.name.lower().endswith('_tumor') for c in train.iterdir()) else 'nickparvar'
 
@@ -654,7 +684,8 @@ def _external_preset_roots(name:str, data, external, found:list)->tuple:
         raise RadtlError(f'preset {name}: give the {train} set with --data ROOT and the {test} set with --external {test}=ROOT '
                          f'(not found under the Kaggle input folder)')
     return data, external
-_PLACEHOLDERS = {'$REFERENCE': 'reference', '$REFERENCE_PATIENTS': 'reference_patients'}   # filled by preset_study's arguments
+# filled by preset_study's arguments
+_PLACEHOLDERS = {'$REFERENCE': 'reference', '$REFERENCE_PATIENTS': 'reference_patients'}
 
 def _fill(v, values:dict, used:set):
     "`v` with every placeholder string replaced by its value in `values` (recording the placeholders met in `used`)"
@@ -690,8 +721,10 @@ def preset_study(name:str, # a key of `PRESETS`
     if any(get_recipe(r).uses_intermediate for r in d['recipes']):
         if not intermediate:
             raise RadtlError(f'preset {name}: give --intermediate ROOT (the data set of the first fine-tuning stage)')
-        d['intermediate'] = {k: v for k, v in d['data'].items() if k != 'fractions'} | {'roots': [str(Path(r).resolve()) for r in _as_list(intermediate)]}
-    values, used = dict(reference=_resolved(reference), reference_patients=str(Path(reference_patients).resolve()) if reference_patients else None), set()
+        d['intermediate'] = ({k: v for k, v in d['data'].items() if k != 'fractions'}
+                             | {'roots': [str(Path(r).resolve()) for r in _as_list(intermediate)]})
+    values, used = dict(reference=_resolved(reference),
+                        reference_patients=str(Path(reference_patients).resolve()) if reference_patients else None), set()
     d = _fill(d, values, used)
     if used and not (reference and reference_patients):
         raise RadtlError(f"preset {name}: give --reference DIR (repeatable) and --reference-patients CSV: conditions "
@@ -700,7 +733,8 @@ def preset_study(name:str, # a key of `PRESETS`
     if not used and (reference or reference_patients):
         d['data'].update({k: v for k, v in values.items() if v})
     if condition_weights is not None:
-        if not d.get('conditions'): raise RadtlError(f'preset {name}: --condition-weights applies to presets with conditions')
+        if not d.get('conditions'):
+            raise RadtlError(f'preset {name}: --condition-weights applies to presets with conditions')
         for k, c in d['conditions'].items(): c['weights_search'] = [str(Path(condition_weights).resolve() / k)]
     d.update(overrides)
     return load_study(d, out=Path(out or d['out']).resolve(), external=external)
@@ -708,14 +742,16 @@ def preset_study(name:str, # a key of `PRESETS`
 # %% ../nbs/07_study.ipynb #c3265b41
 DEMO_CONDITIONS = {'naive': dict(split='official', clean_test=False), 'leakage-free': dict(split='group')}
 DEMO_SCRATCH = dict(name='from-scratch', init='random', description="the demo's smallcnn: every layer trains from random weights, at 2e-3",
-                    phases=[dict(name='all', trainable='all', lr=2e-3, epochs=300, patience=10)])   # 30 epochs at the demo's epochs scale
+                    # 30 epochs at the demo's epochs scale
+                    phases=[dict(name='all', trainable='all', lr=2e-3, epochs=300, patience=10)])
 
 def demo_study(root, # the synthetic image folder
                out, # the demo's output folder
                size:int=32, # image side in pixels
                epochs_scale:float=0.1, # share of the study's epochs
                seeds=(0,))->Study:
-    "The scaled-down brain-MRI pretraining study of `radtl demo`: smallcnn from scratch on the naive and the leakage-free split, the study's backbones on the leakage-free one"
+    ("The scaled-down brain-MRI pretraining study of `radtl demo`: smallcnn from scratch on the naive and the leakage-free split, "
+     "the study's backbones on the leakage-free one")
     d = yaml.safe_load(PRESETS['brain-mri-pretraining'])
     models, missing = [], []
     for m in d['models'][:3]:
@@ -727,7 +763,9 @@ def demo_study(root, # the synthetic image folder
             'with every layer learning, is the model that learns here') if missing else ''
     scratch = dict(backbone='smallcnn', weights='random', recipes=[DEMO_SCRATCH])
     d.update(name='demo', models=[scratch, *models], seeds=list(seeds), note=note, data=dict(roots=[str(root)], image_size=size),
-             conditions={'naive': dict(data=DEMO_CONDITIONS['naive'], models=[scratch]), 'leakage-free': dict(data=DEMO_CONDITIONS['leakage-free'])},
-             description='radtl demo: scaled-down brain-mri-pretraining on the synthetic brain-MRI set, and how much the planted test leaks inflate accuracy',
+             conditions={'naive': dict(data=DEMO_CONDITIONS['naive'], models=[scratch]),
+                         'leakage-free': dict(data=DEMO_CONDITIONS['leakage-free'])},
+             description='radtl demo: scaled-down brain-mri-pretraining on the synthetic brain-MRI set, '
+                         'and how much the planted test leaks inflate accuracy',
              run=dict(batch_size=32, epochs_scale=epochs_scale, augment='brain-mri'))
     return load_study(d, out=Path(out))

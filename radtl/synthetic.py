@@ -165,16 +165,19 @@ def synthetic_brain_mri(out, # folder to write (created)
 # %% ../nbs/01a_synthetic.ipynb #5dee93f7
 def planted_vs_found(root, # the set's image folder (`synthetic_brain_mri`'s return value)
                      images:pd.DataFrame)->pd.DataFrame: # the audit's images: path, split, dup_group, test_leak
-    "Per kind of planted copy: planted, found (in one duplicate group with its source), missed; and the leaked test images not planted (extra)"
+    ("Per kind of planted copy: planted, found (in one duplicate group with its source), missed; "
+     "and the leaked test images not planted (extra)")
     root = Path(root)
     planted = pd.read_csv(root.parent / 'planted_duplicates.csv')
     rel = images.assign(rel=[Path(p).relative_to(root).as_posix() if Path(p).is_relative_to(root) else str(p) for p in images.path])
     group = dict(zip(rel.rel, rel.dup_group))
     a = planted.test.where(planted.test.notna(), planted.get('source'))   # a train_exact copy pairs with its source
     planted = planted.assign(found=[group.get(x, -1) == group.get(y, -2) for x, y in zip(a, planted.train)])
-    rows = [dict(kind=k, planted=len(g), found=int(g.found.sum()), missed=int((~g.found).sum()), extra=None) for k, g in planted.groupby('kind', sort=False)]
+    rows = [dict(kind=k, planted=len(g), found=int(g.found.sum()), missed=int((~g.found).sum()), extra=None)
+            for k, g in planted.groupby('kind', sort=False)]
     leaked = set(rel.rel[rel.test_leak.astype(bool)])
-    rows.append(dict(kind='test images flagged as leaked', planted=int(planted.test.notna().sum()), found=len(leaked & set(planted.test.dropna())),
+    rows.append(dict(kind='test images flagged as leaked', planted=int(planted.test.notna().sum()),
+                     found=len(leaked & set(planted.test.dropna())),
                      missed=len(set(planted.test.dropna()) - leaked), extra=len(leaked - set(planted.test.dropna()))))
     return pd.DataFrame(rows, columns=['kind', 'planted', 'found', 'missed', 'extra']).astype({'extra': 'Int64'})
 
@@ -187,7 +190,8 @@ def synthetic_patients(out, # folder to write (created)
                        seed:int=0, # everything is deterministic in the seed
                        overwrite:bool=False, # rewrite an existing set
                       )->Path:
-    "Write patients with several slices each to `out`/images (returned), named `P007_03.jpg`, with `patients.csv` (file, patient, label, split, z) beside it"
+    ("Write patients with several slices each to `out`/images (returned), named `P007_03.jpg`, "
+     "with `patients.csv` (file, patient, label, split, z) beside it")
     base = Path(out)
     out = base / 'images'
     if (base / 'patients.csv').exists() and not overwrite: return out

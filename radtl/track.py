@@ -66,7 +66,8 @@ def run_design(d:dict)->str:
     rec = d.get('recipe') or {}
     w = 'random' if rec.get('init') == 'random' or d.get('weights') is None else str(d['weights'])
     w = Path(w).name if w.endswith('.h5') else w
-    return ' · '.join([str(d.get('backbone')), w + (f" ({d['preprocessing']})" if d.get('preprocessing') else ''), str(rec.get('name', rec))])
+    return ' · '.join([str(d.get('backbone')), w + (f" ({d['preprocessing']})" if d.get('preprocessing') else ''),
+                       str(rec.get('name', rec))])
 
 def run_tags(d:dict, study:str|None=None)->dict:
     "The MLflow tags of a run config dict: study, design, seed, fold, data hash (once known), radtl version"
@@ -240,11 +241,14 @@ def _finish_run(self:Tracker, mlrun:str, d:Path):
         ev = evaluate_runs([d], tmp, n_boot=self.n_boot)
         ms = {f'test_{r.metric}{s}': v for r in ev['metrics_long'].itertuples() for s, v in (('', r.value), ('_lo', r.lo), ('_hi', r.hi))}
         epoch_keys = set(read_csv(d / 'history.csv').columns) if (d / 'history.csv').exists() else set()
-        for k, v in json.loads((d / 'metrics.json').read_text()).items():   # val metrics of the final model, epochs, time
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and f'test_{k}' not in ms: ms[f'final_{k}' if k in epoch_keys else k] = v
+        # val metrics of the final model, epochs, time
+        for k, v in json.loads((d / 'metrics.json').read_text()).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and f'test_{k}' not in ms:
+                ms[f'final_{k}' if k in epoch_keys else k] = v
         self.client.log_batch(mlrun, metrics=[Metric(_key(k), float(v), now, step) for k, v in ms.items() if v is not None])
         for f in ev['files'].values():
-            if Path(f).suffix == '.png' and Path(f).parent.name == cfg.get('run_id', d.name): self.client.log_artifact(mlrun, str(f), 'figures')
+            if Path(f).suffix == '.png' and Path(f).parent.name == cfg.get('run_id', d.name):
+                self.client.log_artifact(mlrun, str(f), 'figures')
     for f in RUN_ARTIFACTS:
         if (d / f).is_file(): self.client.log_artifact(mlrun, str(d / f))
     self.client.set_tag(mlrun, 'radtl.logged', 'true')

@@ -283,7 +283,8 @@ def _check_out(out:Path):
         if p.exists() and not p.is_dir(): raise RadtlError(f'{p} exists and is not a folder; give the run another output folder')
 
 def search_dirs_of(cfg:RunConfig, first:list|None=None)->list:
-    "The folders searched for the weight files of `cfg`: `first` (a study condition's, not part of the run id), then `cfg.weights_dirs` or the defaults"
+    ("The folders searched for the weight files of `cfg`: `first` (a study condition's, not part of the run id), "
+     "then `cfg.weights_dirs` or the defaults")
     return [*(first or []), *(default_search_dirs() if cfg.weights_dirs is None else cfg.weights_dirs)]
 
 def _check_inputs(cfg:RunConfig):
@@ -323,7 +324,8 @@ def run(config, # a `RunConfig` or its dict form
     out = Path(out)
     _check_out(out)
     if (out / 'metrics.json').exists(): return _finished(out, verbose, cfg, tracker)
-    built = replace(cfg, weights_dirs=search_dirs_of(cfg, weights_search)) if weights_search else cfg   # builds the model; cfg is what is recorded
+    # builds the model; cfg is what is recorded
+    built = replace(cfg, weights_dirs=search_dirs_of(cfg, weights_search)) if weights_search else cfg
     _check_inputs(built)
     with claimed_folder(out, lock) as work:
         if (out / 'metrics.json').exists(): return _finished(out, verbose, cfg, tracker)   # finished by another process meanwhile

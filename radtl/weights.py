@@ -34,7 +34,8 @@ class WeightsInfo:
 
 # %% ../nbs/03a_weights.ipynb #806ba07a
 def keras_models_dir()->Path:
-    "Keras' own download cache, found as Keras finds it: `$KERAS_HOME/models`, else `~/.keras/models` (`/tmp/.keras/models` when home is read-only)"
+    ("Keras' own download cache, found as Keras finds it: `$KERAS_HOME/models`, else `~/.keras/models` "
+     "(`/tmp/.keras/models` when home is read-only)")
     home = os.path.expanduser('~')
     return Path(os.environ.get('KERAS_HOME') or os.path.join(home if os.access(home, os.W_OK) else '/tmp', '.keras'))/'models'
 
@@ -94,9 +95,11 @@ def weights_listing(search_dirs:list=None, # folders searched; None: `default_se
         names = r.looked_for.split(', ')
         lines.append(f"{r.backbone:<17} {r.source:<15} {r.preprocessing:<10} {'found' if r.found != 'missing' else 'missing'}")
         more = f' (+{len(names) - 1} spellings)' if len(names) > 1 else ''
-        lines.append(f'  {r.found}' if r.found != 'missing' else f'  looks for {names[0]}' + (more if len(names[0]) + len(more) + 12 <= width else ''))
+        lines.append(f'  {r.found}' if r.found != 'missing'
+                     else f'  looks for {names[0]}' + (more if len(names[0]) + len(more) + 12 <= width else ''))
     which = 'every source' if everything else 'every file found and every RadImageNet source; --all lists all'
-    notes = [f"{int((rep.found != 'missing').sum())} of the {len(rep)} weight files radtl looks for are here; {len(shown)} listed ({which}).",
+    notes = [f"{int((rep.found != 'missing').sum())} of the {len(rep)} weight files radtl looks for are here; "
+             f"{len(shown)} listed ({which}).",
              'ImageNet files missing here are downloaded by Keras when online.']
     return '\n'.join(lines + [''] + [textwrap.fill(n, width) for n in notes])
 
