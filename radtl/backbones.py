@@ -118,4 +118,6 @@ def load_radtl_model(path):
     path = Path(path)
     if path.suffix != '.keras': raise RadtlError(f'{path} is not a .keras file; radtl only reloads models it saved as .keras')
     if not path.is_file(): raise RadtlError(f'model file {path} does not exist')
-    return keras.saving.load_model(path, safe_mode=True)
+    # compile=False: radtl reloads models to predict, explain and compare features, never to train on (resumes read the
+    # run's backups); the optimizer's saved state is not wanted, and Keras warns that it skips it
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
