@@ -385,10 +385,11 @@ def _failure(cfg, e:BaseException)->dict:
                 traceback=''.join(traceback.format_exception(type(e), e, e.__traceback__)),
                 config=json.loads(json.dumps(cfg.to_dict(), default=str)))
 
-def _attempt(cfg, lock_path:Path, failed:Path, label:str, work, verbose:int)->str:
-    """`work()` ('done') under the run's lock: 'running' when another process holds it, 'failed' when `work` raises;
-    the failure is written to `failed` (with its traceback) and not raised, so one broken run never stops a study"""
-    lock = RunLock(lock_path)
+def _attempt(cfg, run_dir:Path, failed:Path, label:str, work, verbose:int)->str:
+    """`work()` ('done') under the lock of the run folder `run_dir`: 'running' when another process holds it, 'failed'
+    when `work` raises; the failure is written to `failed` (with its traceback) and not raised, so one broken run never
+    stops a study"""
+    lock = RunLock(run_dir.with_name(run_dir.name + '.lock'))
     if not lock.acquire(): return 'running'
     try:
         status = work()
@@ -421,7 +422,7 @@ def _run_one(study, cfg, prepared, cache_dir, verbose, tracker=None)->str:
         run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False, tracker=tracker,
             weights_search=study.weights_search(cfg))
         return 'done'
-    return _attempt(cfg, d.with_name(d.name + '.lock'), d.with_name(d.name + '.failed.json'), cfg.run_id, train, verbose)
+    return _attempt(cfg, d, d.with_name(d.name + '.failed.json'), cfg.run_id, train, verbose)
 
 # %% ../nbs/07_study.ipynb #dde60bd6
 def _external_one(st:Study, cfg, name:str, src, cache_dir, n_boot:int, verbose:int)->str:
@@ -433,7 +434,7 @@ def _external_one(st:Study, cfg, name:str, src, cache_dir, n_boot:int, verbose:i
         external_validation(d, src.roots, out, name=name, n_boot=n_boot, verbose=verbose, cache_dir=cache_dir,
                             **src.options())
         return 'done'
-    return _attempt(cfg, d.with_name(d.name + '.lock'), d / 'external' / f'{name}.failed.json', f'{cfg.run_id} on {name}',
+    return _attempt(cfg, d, d / 'external' / f'{name}.failed.json', f'{cfg.run_id} on {name}',
                     evaluate, verbose)
 
 def _run_external(st:Study, cfgs:list, cache_dir, n_boot:int, verbose:int)->list:
