@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np, pytest, yaml
 from radtl.callbacks import read_history
 from radtl.core import read_csv
-from run_helpers import CLI, ARTIFACTS, synthetic_set, history, same_history, same_predictions
+from run_helpers import CLI, ARTIFACTS, radtl_subprocess, synthetic_set, history, same_history, same_predictions
 
 @pytest.fixture(scope='module')
 def syn(tmp_path_factory): return synthetic_set(tmp_path_factory)
@@ -116,7 +116,7 @@ def test_two_processes_on_one_out(tiny, tmp_path):
     lock.write_text(json.dumps(dict(host=socket.gethostname(), pid=2**22 + 4321, started='2020-01-01T00:00:00')))   # a dead process's lock
     a = tiny_run(cfg, out)
     wait_for(lambda: lock.exists() and json.loads(lock.read_text() or '{}').get('pid') == a.pid, a, poll=0.05)
-    b = subprocess.run([sys.executable, '-c', CLI, 'run', '--config', str(cfg), '--out', str(out)], capture_output=True, text=True, timeout=300)
+    b = radtl_subprocess('run', '--config', cfg, '--out', out)
     assert b.returncode == 2 and len(b.stderr.strip().splitlines()) == 1, b.stderr
     assert f'being written by another radtl process {a.pid} on {socket.gethostname()} since ' in b.stderr, b.stderr
     finished(a)
@@ -127,8 +127,7 @@ def test_two_processes_on_one_out(tiny, tmp_path):
 def test_failed_start_leaves_nothing_behind(syn, tmp_path):
     bogus = tmp_path / 'weights.h5'; bogus.write_bytes(np.random.default_rng(0).bytes(5000))
     out = tmp_path / 'new' / 'deeper' / 'run'
-    r = subprocess.run([sys.executable, '-c', CLI, 'run', '--data', str(syn), '--out', str(out), '--backbone', 'smallcnn', '--weights', str(bogus),
-                        '--image-size', '32'], capture_output=True, text=True, timeout=300)
+    r = radtl_subprocess('run', '--data', syn, '--out', out, '--backbone', 'smallcnn', '--weights', bogus, '--image-size', '32')
     said = [l for l in r.stderr.splitlines() if l.startswith('radtl')]   # (TensorFlow may log its own lines)
     assert r.returncode == 2 and 'Traceback' not in r.stderr and len(said) == 1 and 'not a readable HDF5' in said[0], r.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ['radtl-cache', 'weights.h5']   # no run.partial, no lock, no folders made for it

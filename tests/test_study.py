@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd, pytest, yaml
 from radtl.study import load_study, PRESETS
 from radtl.synthetic import synthetic_brain_mri
-from run_helpers import CLI, radtl_in_process
+from run_helpers import CLI, radtl_in_process, radtl_subprocess
 
 @pytest.fixture(scope='module')
 def syn(tmp_path_factory):
@@ -61,7 +61,7 @@ def test_sharded_study_end_to_end(syn, tmp_path):
     assert not list((out / 'runs').glob('*.lock'))
     # a second invocation of the finished runs does nothing new
     done = {p: p.stat().st_mtime_ns for p in (out / 'runs').glob('*/metrics.json')}
-    again = subprocess.run([sys.executable, '-c', CLI, 'study', str(f), '--only', 'smallcnn-random-', '--no-report'], capture_output=True, text=True, env=env, timeout=300)
+    again = radtl_subprocess('study', f, '--only', 'smallcnn-random-', '--no-report', env=env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert '0 runs finished now, 0 failed' in again.stdout and '2 already done, 0 to run' in again.stdout
     assert {p: p.stat().st_mtime_ns for p in (out / 'runs').glob('*/metrics.json')} == done

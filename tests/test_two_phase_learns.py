@@ -7,7 +7,7 @@ backbone, MobileNetV3Small (supervised, three epochs from scratch), on a second 
 writes the file in the exact layout tf_keras writes, and hands the path to `radtl run --weights`. The target set's images
 are never seen before. The pretraining set is large (2,400 images) because a small one is memorised: after eight epochs
 on 480 images MobileNetV3Small was 0.99 right on them and 0.58 on a fresh draw (0.91 with 2,400 images and four epochs)."""
-import json, subprocess, sys, time
+import json, time
 from pathlib import Path
 import numpy as np, pytest, keras
 from radtl.core import to_numpy
@@ -16,7 +16,7 @@ from radtl.data import scan, usable
 from radtl.cache import build_cache
 from radtl.batches import CacheBatches
 from radtl.model import build_classifier, base_of, bn_layers
-from run_helpers import CLI
+from run_helpers import radtl_subprocess
 
 tf_keras = pytest.importorskip('tf_keras')
 SIZE = 64
@@ -42,9 +42,9 @@ def test_two_phase_from_indomain_weights_reaches_0_7(tmp_path):
     t1 = time.perf_counter()
     target = synthetic_brain_mri(tmp_path / 'target', n_train=400, n_test=160, size=SIZE, seed=0)
     out = tmp_path / 'run'
-    p = subprocess.run([sys.executable, '-c', CLI, 'run', '--data', str(target), '--out', str(out), '--backbone', 'mobilenetv3small',
-                        '--weights', str(weights), '--recipe', 'two-phase', '--seed', '0', '--image-size', str(SIZE),
-                        '--epochs-scale', '0.1', '--batch-size', '16'], capture_output=True, text=True, timeout=900)
+    p = radtl_subprocess('run', '--data', target, '--out', out, '--backbone', 'mobilenetv3small', '--weights', weights,
+                         '--recipe', 'two-phase', '--seed', '0', '--image-size', SIZE, '--epochs-scale', '0.1', '--batch-size', '16',
+                         timeout=900)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     for f in ('config.yaml', 'history.csv', 'model.keras', 'predictions_val.csv', 'predictions_test.csv', 'metrics.json'): assert (out / f).is_file(), f
     m = json.loads((out / 'metrics.json').read_text())
