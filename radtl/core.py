@@ -15,7 +15,7 @@ import pandas as pd
 __all__ = ['QUIET', 'PROGRESS', 'EPOCHS', 'BATCHES', 'HEARTBEAT_S', 'RadtlError', 'say', 'fit_verbosity', 'seed_everything',
            'to_numpy', 'library_versions', 'file_md5', 'stable_hash', 'printable', 'atomic_path', 'write_text_atomic',
            'write_json_atomic', 'write_csv_atomic', 'read_csv', 'save_weights_atomic', 'lock_is_stale', 'RunLock',
-           'claimed_folder', 'default_cache_dir']
+           'beside', 'claimed_folder', 'default_cache_dir']
 
 # %% ../nbs/00_core.ipynb #f8b554aa
 class RadtlError(Exception):
@@ -202,6 +202,11 @@ class RunLock:
     def __exit__(self, *exc): self.release()
 
 # %% ../nbs/00_core.ipynb #f60c1383
+def beside(out, suffix:str)->Path:
+    "`<out><suffix>` next to `out`: where a run folder's `.lock`, `.partial` and `.failed.json` live"
+    out = Path(out)
+    return out.with_name(out.name + suffix)
+
 def _new_parents(path:Path)->list:
     "The folders above `path` that do not exist yet, outermost first"
     return [p for p in reversed(path.parents) if not p.exists()]
@@ -212,9 +217,9 @@ def claimed_folder(out, # the folder to write; the work happens in `<out>.partia
                    keep=('history.csv', 'features-*')): # a `.partial` holding one of these is kept on failure: work was done
     "Yield `<out>.partial` while holding `out`'s lock; if the body fails before any work, remove what this call created"
     out = Path(out)
-    work = out.with_name(out.name + '.partial')
+    work = beside(out, '.partial')
     parents, existed = _new_parents(out), work.exists()
-    lk = RunLock(out.with_name(out.name + '.lock')) if lock else None
+    lk = RunLock(beside(out, '.lock')) if lock else None
     if lk and not lk.acquire():
         raise RadtlError(f'{out} is being written by another radtl {lk.holder()} (lock {lk.path}); wait for it to finish, or stop it '
                          '(a lock left by a dead process on this host is taken over)')

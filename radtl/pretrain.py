@@ -17,7 +17,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from .core import (RadtlError, PROGRESS, EPOCHS, BATCHES, say, seed_everything, library_versions, write_json_atomic,
-                        write_csv_atomic, save_weights_atomic, claimed_folder)
+                        write_csv_atomic, save_weights_atomic, claimed_folder, beside)
 from .config import option, check_fields, check_keys, config_from
 from .registry import PREPROCESSING_MODES, get_backbone, simclr_source_name
 from .weights import sidecar_path
@@ -167,7 +167,7 @@ def pretrain(config, # a `PretrainConfig` or its dict form
     "SimCLR-pretrain `config.backbone` into `out` (resuming if interrupted; nothing to do if finished); returns the summary"
     cfg = config if isinstance(config, PretrainConfig) else PretrainConfig.from_dict(config)
     out = Path(out)
-    work = out.with_name(out.name + '.partial')
+    work = beside(out, '.partial')
     for p in (out, work):
         if p.exists() and not p.is_dir():
             raise RadtlError(f'{p} exists and is not a folder; give the pretraining another output folder')

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import pandas as pd, yaml
 from .core import (RadtlError, PROGRESS, say, write_csv_atomic, write_json_atomic, write_text_atomic, default_cache_dir,
-                   RunLock, lock_is_stale)
+                   RunLock, lock_is_stale, beside)
 from .config import check_keys, config_from, field_value, yaml_mapping
 from .data import CLASS_ALIASES, left_out_line, normalise_label
 from .splits import SPLIT_FIELDS, split_data
@@ -303,10 +303,10 @@ def run_status(run_dir, stale_s:float=300)->str:
     "'done', 'running', 'failed', 'partial' or 'todo' for the run folder `run_dir`"
     d = Path(run_dir)
     if (d / 'metrics.json').exists(): return 'done'
-    lock = d.with_name(d.name + '.lock')
+    lock = beside(d, '.lock')
     if lock.exists() and not lock_is_stale(lock, stale_s): return 'running'
-    if d.with_name(d.name + '.failed.json').exists(): return 'failed'
-    return 'partial' if d.with_name(d.name + '.partial').exists() else 'todo'
+    if beside(d, '.failed.json').exists(): return 'failed'
+    return 'partial' if beside(d, '.partial').exists() else 'todo'
 
 def study_table(study:Study, configs:list|None=None):
     "One row per run: id, (condition,) design, seed, fold (k-fold splits) and status"
@@ -389,7 +389,7 @@ def _attempt(cfg, run_dir:Path, failed:Path, label:str, work, verbose:int)->str:
     """`work()` ('done') under the lock of the run folder `run_dir`: 'running' when another process holds it, 'failed'
     when `work` raises; the failure is written to `failed` (with its traceback) and not raised, so one broken run never
     stops a study"""
-    lock = RunLock(run_dir.with_name(run_dir.name + '.lock'))
+    lock = RunLock(beside(run_dir, '.lock'))
     if not lock.acquire(): return 'running'
     try:
         status = work()
@@ -422,7 +422,7 @@ def _run_one(study, cfg, prepared, cache_dir, verbose, tracker=None)->str:
         run(cfg, d, data=data, intermediate=inter, cache_dir=cache_dir, verbose=verbose, lock=False, tracker=tracker,
             weights_search=study.weights_search(cfg))
         return 'done'
-    return _attempt(cfg, d, d.with_name(d.name + '.failed.json'), cfg.run_id, train, verbose)
+    return _attempt(cfg, d, beside(d, '.failed.json'), cfg.run_id, train, verbose)
 
 # %% ../nbs/07_study.ipynb #dde60bd6
 def _external_one(st:Study, cfg, name:str, src, cache_dir, n_boot:int, verbose:int)->str:
@@ -461,7 +461,7 @@ def _report_is_current(st:Study, cfgs:list, since:float)->bool:
     rep = st.out / 'report.md'
     if not rep.exists(): return False
     ends = [p.stat().st_mtime for c in cfgs
-            for p in (st.run_dir(c) / 'metrics.json', st.run_dir(c).with_name(c.run_id + '.failed.json')) if p.exists()]
+            for p in (st.run_dir(c) / 'metrics.json', beside(st.run_dir(c), '.failed.json')) if p.exists()]
     return rep.stat().st_mtime >= max([since, *ends])
 
 # %% ../nbs/07_study.ipynb #dbad12ad

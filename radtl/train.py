@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import keras
 from .core import (RadtlError, PROGRESS, say, seed_everything, library_versions, fit_verbosity, write_json_atomic,
-                        write_text_atomic, write_csv_atomic, atomic_path, save_weights_atomic, claimed_folder)
+                        write_text_atomic, write_csv_atomic, atomic_path, save_weights_atomic, claimed_folder, beside)
 from .recipe import Phase, Recipe
 from .data import left_out_line
 from .splits import class_weights
@@ -279,7 +279,7 @@ def _finish(model, cfg:RunConfig, data:PreparedData, work:Path)->dict:
 # %% ../nbs/04f_train.ipynb #b2d2d6f8
 def _check_out(out:Path):
     "Refuse an output that exists as a file (it would be found only when the finished run is renamed into place)"
-    for p in (out, out.with_name(out.name + '.partial')):
+    for p in (out, beside(out, '.partial')):
         if p.exists() and not p.is_dir(): raise RadtlError(f'{p} exists and is not a folder; give the run another output folder')
 
 def search_dirs_of(cfg:RunConfig, first:list|None=None)->list:
