@@ -19,6 +19,7 @@ from .recipe import get_recipe
 from .registry import get_backbone
 from .weights import default_search_dirs, resolve_weights, weights_found
 from .dataset import DataConfig, prepare_data
+from .pretrain import PretrainConfig
 from .runconfig import RunConfig, check_model
 from .track import Tracker, TrackingConfig, require_backend, tracking_config
 from .train import run, search_dirs_of
@@ -29,7 +30,7 @@ from .predict import ExternalConfig, external_validation
 __all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'MODEL_ENTRY_KEYS', 'RUN_KEYS', 'CONDITION_KEYS', 'AUDIT_IMAGE_COLUMNS', 'PRESETS',
            'EXTERNAL_PRESETS', 'DEMO_CONDITIONS', 'DEMO_SCRATCH', 'Study', 'load_study', 'parse_shard', 'select_runs',
            'run_status', 'study_table', 'design_table', 'audit_files', 'write_audit', 'write_study_files', 'run_study',
-           'kaggle_set', 'find_kaggle_data', 'preset_study', 'demo_study']
+           'kaggle_set', 'find_kaggle_data', 'preset_study', 'condition_pretraining', 'demo_study']
 
 # %% ../nbs/07_study.ipynb #f5284692
 STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate', 'external',
@@ -739,6 +740,20 @@ def preset_study(name:str, # a key of `PRESETS`
         for k, c in d['conditions'].items(): c['weights_search'] = [str(Path(condition_weights).resolve() / k)]
     d.update(overrides)
     return load_study(d, out=Path(out or d['out']).resolve(), external=external)
+
+# %% ../nbs/07_study.ipynb #ef1f2c31
+def condition_pretraining(st:Study, # a study with conditions (e.g. the preset brain-mri-cpu)
+                          condition:str, # the condition whose runs start from the weights
+                          **options)->PretrainConfig: # PretrainConfig options: backbone, epochs, batch_size, ...
+    "The SimCLR pretraining of `condition`'s runs: its data section, so it leaves out their test images (official: no reference)"
+    if condition not in st.conditions:
+        raise RadtlError(f"condition {condition!r}: not a condition of study {st.name} ({', '.join(st.conditions) or 'it has none'})")
+    names = {f.name for f in fields(DataConfig)} - {'fraction'}
+    d = {k: v for k, v in st.conditions[condition]['data'].items() if k in names}
+    if d.get('split') == 'kfold':
+        raise RadtlError(f'condition {condition!r}: a k-fold split tests each fold in turn; pretrain per fold instead')
+    if d.get('split') == 'official': d = {k: v for k, v in d.items() if not k.startswith('reference')}
+    return PretrainConfig(data=d, **options)
 
 # %% ../nbs/07_study.ipynb #c3265b41
 DEMO_CONDITIONS = {'naive': dict(split='official', clean_test=False), 'leakage-free': dict(split='group')}

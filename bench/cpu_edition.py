@@ -1,0 +1,141 @@
+"""More designs of the brain-MRI CPU edition, trained on the real data and set beside `results/brain-mri-cpu/`.
+
+`results/brain-mri-cpu/` holds the preset brain-mri-cpu's finished runs that notebook 01 reported. This script trains
+further runs of the same preset on the same data, in the output layout notebook 01 uses (`OUT/brain-mri-cpu/runs/`,
+the SimCLR weights in `OUT/brain-mri-cpu/simclr/<condition>/`, so the notebook finds them done), for the conditions
+and seeds given, one design at a time:
+
+- `--design simclr`: the preset's in-domain row, smallcnn fine-tuned (`finetune-all`) from SimCLR weights pretrained
+  on the condition's training images first (`radtl.study.condition_pretraining`, 20 epochs, batch 64, as notebook 01);
+- `--design scratch:BACKBONE`: a keras.applications backbone from random initialisation (`random-finetune-all`) in
+  smallcnn's place, to see whether one learns usefully in CPU time.
+
+It records each finished run's test metrics, the per-condition mean with its 95 % t-interval (radtl.report's
+`condition_table`), Welch's test of the new design against the committed smallcnn-from-scratch rows of the same
+condition, and of the new design's naive against its clean conditions (`welch_difference`, `condition_tests`), with the
+pretraining's sidecar summary; --json writes bench/cpu_edition-<design>.json, --markdown prints bench/RESULTS.md's
+tables. Runs already done are not trained again (a killed run resumes).
+
+Usage: python bench/cpu_edition.py --data SARTAJ --data NICKPARVAR --reference FIGSHARE/0 --reference FIGSHARE/1
+         --reference FIGSHARE/2 --reference-patients figshare-pid.csv --out DIR --design simclr
+         --conditions patient-clean naive --seeds 0 1 2 [--json] [--markdown]
+"""
+import argparse, dataclasses, json, platform, sys, time
+from pathlib import Path
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+COMMITTED = REPO / 'results' / 'brain-mri-cpu' / 'results.csv'
+SIMCLR = dict(backbone='smallcnn', epochs=20, batch_size=64)   # notebook 01's SimCLR settings
+METRICS = ('accuracy', 'balanced_accuracy', 'auc_macro')
+
+def edition(args):
+    "The preset brain-mri-cpu with only `args.design`'s models and recipe, on the chosen conditions and seeds"
+    from radtl.study import preset_study
+    over = (dict(recipes=['finetune-all']) if args.design == 'simclr' else
+            dict(models=[dict(backbone=args.design.split(':', 1)[1], weights='random')], recipes=['random-finetune-all']))
+    out = Path(args.out) / 'brain-mri-cpu'
+    st = preset_study('brain-mri-cpu', data=args.data, out=out, reference=args.reference,
+                      reference_patients=args.reference_patients, condition_weights=out / 'simclr', seeds=args.seeds, **over)
+    return dataclasses.replace(st, conditions={k: st.conditions[k] for k in args.conditions})
+
+def pretrained(st, cond:str, verbose:int)->dict:
+    "The sidecar of condition `cond`'s SimCLR weights, pretraining them first where they are missing"
+    from radtl.pretrain import pretrain
+    from radtl.study import condition_pretraining
+    folder = st.out / 'simclr' / cond
+    f = folder / 'smallcnn.simclr.weights.h5'
+    if not f.exists(): pretrain(condition_pretraining(st, cond, **SIMCLR), folder, verbose=verbose)
+    side = json.loads(f.with_name(f.name + '.json').read_text())
+    summary = json.loads((folder / 'pretrain.json').read_text()) if (folder / 'pretrain.json').exists() else {}
+    return dict({k: side.get(k) for k in ('n_images', 'data_hash', 'excluded', 'epochs', 'loss_before', 'loss_after')},
+                **{k: summary.get(k) for k in ('train_time_s', 'images_per_s')})
+
+def run_rows(st)->pd.DataFrame:
+    "One row per finished run of `st`: condition, design columns, seed, test metrics, sizes, epochs, time, data hash"
+    import yaml
+    cond_of, rows = st.condition_of(), []
+    for cfg in st.runs():
+        d = st.run_dir(cfg)
+        if not (d / 'metrics.json').exists(): continue
+        m, rc = json.loads((d / 'metrics.json').read_text()), yaml.safe_load((d / 'config.yaml').read_text())
+        weights = 'random' if cfg.recipe_obj.name.startswith('random') else cfg.weights or 'random'
+        rows.append(dict(condition=cond_of[cfg.run_id], backbone=cfg.backbone, weights=weights,
+                         preprocessing=rc.get('preprocessing_mode') or 'default', recipe=cfg.recipe_obj.name,
+                         fraction=cfg.data.fraction, seed=cfg.seed, status='done', **{k: m.get(k) for k in METRICS},
+                         n_train=((rc.get('data_summary') or {}).get('n') or {}).get('train'), n_test=m.get('n'),
+                         epochs=m.get('epochs'), train_time_s=m.get('train_time_s'), data_hash=rc.get('data_hash'),
+                         run_id=cfg.run_id))
+    return pd.DataFrame(rows)
+
+def compared(new:pd.DataFrame, order:list)->dict:
+    "The new runs' per-condition table, Welch's tests against the committed rows of each condition, and across conditions"
+    from radtl.report import condition_table, condition_tests, welch_difference, model_name
+    old = pd.read_csv(COMMITTED)
+    table = condition_table(pd.concat([old, new], ignore_index=True), order)
+    label = model_name(new.iloc[0])
+    vs = []
+    for cond, g in new.groupby('condition', sort=False):
+        for ref, h in old[old.condition == cond].groupby('model'):
+            vs += [dict(condition=cond, a=label, b=ref, metric=k, **welch_difference(g[k], h[k])) for k in METRICS]
+    conds = [c for c in order if c in set(new.condition)]
+    across = condition_tests(new, conds) if len(conds) > 1 and conds[0] == 'naive' else pd.DataFrame()
+    return dict(model=label, by_condition=table.to_dict('records'), versus_committed=vs, across_conditions=across.to_dict('records'))
+
+def markdown(res:dict)->str:
+    "bench/RESULTS.md's tables of `res`"
+    f = lambda v: f'{v:,.0f}' if isinstance(v, float) else str(v)
+    runs = pd.DataFrame(res['runs']).sort_values(['condition', 'seed'])
+    lines = ['| condition | seed | accuracy | balanced accuracy | macro AUC | epochs | train s | run id |', '|---|---|---|---|---|---|---|---|']
+    lines += [f"| {r.condition} | {r.seed} | {r.accuracy:.3f} | {r.balanced_accuracy:.3f} | {r.auc_macro:.3f} | {r.epochs} | "
+              f"{r.train_time_s:.0f} | `{r.run_id}` |" for r in runs.itertuples()]
+    lines += ['', '| model | condition | seeds | accuracy [95 % CI] | balanced accuracy [95 % CI] | macro AUC [95 % CI] |', '|---|---|---|---|---|---|']
+    ci = lambda r, k: f"{r[k]:.3f}" + (f" [{r[k + '_lo']:.3f}, {r[k + '_hi']:.3f}]" if pd.notna(r.get(k + '_lo')) else '')
+    lines += [f"| {r['model']} | {r['condition']} | {r['seeds']} | {ci(r, 'accuracy')} | {ci(r, 'balanced_accuracy')} | {ci(r, 'auc_macro')} |"
+              for r in res['by_condition'] if r['condition'] in set(runs.condition)]
+    tests = [dict(r, kind='vs committed') for r in res['versus_committed']] + \
+            [dict(r, kind='across conditions', a=f"{r['model']} · {r['baseline']}", b=f"{r['model']} · {r['condition']}") for r in res['across_conditions']]
+    lines += ['', '| test | condition | a − b | metric | difference [95 % CI] | Welch p |', '|---|---|---|---|---|---|']
+    lines += [f"| {r['kind']} | {r['condition']} | {r['a']} − {r['b']} | {r['metric']} | {r['diff']:+.3f}"
+              + (f" [{r['diff_lo']:+.3f}, {r['diff_hi']:+.3f}] | {r['pvalue']:.3g} |" if pd.notna(r['pvalue']) else ' | – |') for r in tests]
+    if res.get('pretraining'):
+        lines += ['', '| condition | SimCLR images | data hash | left out | NT-Xent before → after | seconds | images/s |', '|---|---|---|---|---|---|---|']
+        lines += [f"| {c} | {p['n_images']} | `{p['data_hash']}` | {p['excluded']} | {p['loss_before']:.2f} → {p['loss_after']:.2f} | "
+                  f"{f(p['train_time_s'])} | {f(p['images_per_s'])} |" for c, p in res['pretraining'].items()]
+    return '\n'.join(lines)
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--data', action='append', required=True, help='image folder (repeatable): Sartaj, Nickparvar')
+    ap.add_argument('--reference', action='append', required=True, help='figshare class folder (repeatable)')
+    ap.add_argument('--reference-patients', required=True, help='figshare-pid.csv')
+    ap.add_argument('--out', required=True, help="notebook 01's output folder (RADTL_OUT)")
+    ap.add_argument('--design', required=True, help="'simclr' or 'scratch:BACKBONE' (a keras.applications backbone)")
+    ap.add_argument('--conditions', nargs='+', default=['patient-clean', 'naive', 'image-clean'],
+                    choices=['naive', 'image-clean', 'patient-clean'], help='conditions to train, in this order')
+    ap.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2], help='model seeds')
+    ap.add_argument('--summary-only', action='store_true', help='train nothing; summarise the finished runs')
+    ap.add_argument('--json', action='store_true', help='write bench/cpu_edition-<design>.json')
+    ap.add_argument('--markdown', action='store_true', help="print bench/RESULTS.md's tables")
+    args = ap.parse_args()
+    if args.design != 'simclr' and not args.design.startswith('scratch:'): ap.error("--design: 'simclr' or 'scratch:BACKBONE'")
+    from radtl.study import run_study
+    from radtl.core import library_versions
+    st, t0, pre = edition(args), time.time(), {}
+    for cond in args.conditions:   # condition by condition, so a session cut short leaves whole conditions
+        one = dataclasses.replace(st, conditions={cond: st.conditions[cond]})
+        if args.design == 'simclr': pre[cond] = pretrained(one, cond, verbose=0 if args.summary_only else 1)
+        if not args.summary_only: run_study(one, report=False, verbose=1)
+    new = run_rows(st)
+    if not len(new): sys.exit('no finished run yet')
+    order = [c for c in ('naive', 'image-clean', 'patient-clean') if c in st.conditions]
+    res = dict(command=' '.join(['python', 'bench/cpu_edition.py', *sys.argv[1:]]), date=time.strftime('%Y-%m-%d'),
+               machine=f'{platform.processor() or platform.machine()}, {__import__("os").cpu_count()} cores',
+               versions=library_versions(), seconds=round(time.time() - t0, 1), pretraining=pre,
+               runs=new.to_dict('records'), **compared(new, order))
+    if args.json:
+        name = args.design.replace(':', '-')
+        (REPO / 'bench' / f'cpu_edition-{name}.json').write_text(json.dumps(res, indent=1, default=str) + '\n')
+    print(markdown(res) if args.markdown else json.dumps({k: res[k] for k in ('model', 'seconds')} | dict(runs=len(new))))
+
+if __name__ == '__main__': main()
