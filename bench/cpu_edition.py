@@ -39,15 +39,16 @@ def edition(args):
                       reference_patients=args.reference_patients, condition_weights=out / 'simclr', seeds=args.seeds, **over)
     return dataclasses.replace(st, conditions={k: st.conditions[k] for k in args.conditions})
 
-def pretrained(st, cond:str, verbose:int)->dict:
-    "The sidecar of condition `cond`'s SimCLR weights, pretraining them first where they are missing"
+def pretrained(st, cond:str, train:bool=True)->dict:
+    "The sidecar summary of condition `cond`'s SimCLR weights, pretraining them first where they are missing (and `train`)"
     from radtl.pretrain import pretrain
     from radtl.study import condition_pretraining
     folder = st.out / 'simclr' / cond
     f = folder / 'smallcnn.simclr.weights.h5'
-    if not f.exists(): pretrain(condition_pretraining(st, cond, **SIMCLR), folder, verbose=verbose)
+    if not f.exists() and train: pretrain(condition_pretraining(st, cond, **SIMCLR), folder, verbose=1)
+    if not f.exists(): return {}
     side = json.loads(f.with_name(f.name + '.json').read_text())
-    summary = json.loads((folder / 'pretrain.json').read_text()) if (folder / 'pretrain.json').exists() else {}
+    summary = json.loads((folder / 'pretrain.json').read_text()).get('summary', {}) if (folder / 'pretrain.json').exists() else {}
     return dict({k: side.get(k) for k in ('n_images', 'data_hash', 'excluded', 'epochs', 'loss_before', 'loss_after')},
                 **{k: summary.get(k) for k in ('train_time_s', 'images_per_s')})
 
@@ -59,12 +60,15 @@ def run_rows(st)->pd.DataFrame:
         d = st.run_dir(cfg)
         if not (d / 'metrics.json').exists(): continue
         m, rc = json.loads((d / 'metrics.json').read_text()), yaml.safe_load((d / 'config.yaml').read_text())
+        h = pd.read_csv(d / 'history.csv')
         weights = 'random' if cfg.recipe_obj.name.startswith('random') else cfg.weights or 'random'
         rows.append(dict(condition=cond_of[cfg.run_id], backbone=cfg.backbone, weights=weights,
                          preprocessing=rc.get('preprocessing_mode') or 'default', recipe=cfg.recipe_obj.name,
                          fraction=cfg.data.fraction, seed=cfg.seed, status='done', **{k: m.get(k) for k in METRICS},
                          n_train=((rc.get('data_summary') or {}).get('n') or {}).get('train'), n_test=m.get('n'),
-                         epochs=m.get('epochs'), train_time_s=m.get('train_time_s'), data_hash=rc.get('data_hash'),
+                         epochs=m.get('epochs'), best_epoch=int(h.val_accuracy.idxmax()) + 1,
+                         val_accuracy_by_epoch=[round(v, 4) for v in h.val_accuracy],
+                         train_time_s=m.get('train_time_s'), data_hash=rc.get('data_hash'),
                          run_id=cfg.run_id))
     return pd.DataFrame(rows)
 
@@ -82,27 +86,42 @@ def compared(new:pd.DataFrame, order:list)->dict:
     across = condition_tests(new, conds) if len(conds) > 1 and conds[0] == 'naive' else pd.DataFrame()
     return dict(model=label, by_condition=table.to_dict('records'), versus_committed=vs, across_conditions=across.to_dict('records'))
 
+def md_table(header:list, rows:list)->list:
+    "A markdown table's lines"
+    return ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows]
+
+def with_ci(r:dict, k:str, sign:str='')->str:
+    "'value [lo, hi]' of metric `k` in row `r` (the value alone without an interval)"
+    lo, hi = r.get(k + '_lo'), r.get(k + '_hi')
+    return f'{r[k]:{sign}.3f}' + (f' [{lo:{sign}.3f}, {hi:{sign}.3f}]' if pd.notna(lo) else '')
+
 def markdown(res:dict)->str:
-    "bench/RESULTS.md's tables of `res`"
-    f = lambda v: f'{v:,.0f}' if isinstance(v, float) else str(v)
+    "bench/RESULTS.md's tables of `res`: the runs, the per-condition means, the tests, the pretraining"
     runs = pd.DataFrame(res['runs']).sort_values(['condition', 'seed'])
-    lines = ['| condition | seed | accuracy | balanced accuracy | macro AUC | epochs | train s | run id |', '|---|---|---|---|---|---|---|---|']
-    lines += [f"| {r.condition} | {r.seed} | {r.accuracy:.3f} | {r.balanced_accuracy:.3f} | {r.auc_macro:.3f} | {r.epochs} | "
-              f"{r.train_time_s:.0f} | `{r.run_id}` |" for r in runs.itertuples()]
-    lines += ['', '| model | condition | seeds | accuracy [95 % CI] | balanced accuracy [95 % CI] | macro AUC [95 % CI] |', '|---|---|---|---|---|---|']
-    ci = lambda r, k: f"{r[k]:.3f}" + (f" [{r[k + '_lo']:.3f}, {r[k + '_hi']:.3f}]" if pd.notna(r.get(k + '_lo')) else '')
-    lines += [f"| {r['model']} | {r['condition']} | {r['seeds']} | {ci(r, 'accuracy')} | {ci(r, 'balanced_accuracy')} | {ci(r, 'auc_macro')} |"
-              for r in res['by_condition'] if r['condition'] in set(runs.condition)]
-    tests = [dict(r, kind='vs committed') for r in res['versus_committed']] + \
-            [dict(r, kind='across conditions', a=f"{r['model']} · {r['baseline']}", b=f"{r['model']} · {r['condition']}") for r in res['across_conditions']]
-    lines += ['', '| test | condition | a − b | metric | difference [95 % CI] | Welch p |', '|---|---|---|---|---|---|']
-    lines += [f"| {r['kind']} | {r['condition']} | {r['a']} − {r['b']} | {r['metric']} | {r['diff']:+.3f}"
-              + (f" [{r['diff_lo']:+.3f}, {r['diff_hi']:+.3f}] | {r['pvalue']:.3g} |" if pd.notna(r['pvalue']) else ' | – |') for r in tests]
+    out = md_table(['condition', 'seed', 'accuracy', 'balanced accuracy', 'macro AUC', 'epochs (best)', 'validation accuracy by epoch',
+                    'train s', 'run id'],
+                   [(r.condition, r.seed, f'{r.accuracy:.3f}', f'{r.balanced_accuracy:.3f}', f'{r.auc_macro:.3f}',
+                     f'{r.epochs} ({r.best_epoch})', ', '.join(f'{v:.2f}' for v in r.val_accuracy_by_epoch),
+                     f'{r.train_time_s:,.0f}', f'`{r.run_id}`') for r in runs.itertuples()])
+    out += [''] + md_table(['model', 'condition', 'seeds', 'accuracy [95 % CI]', 'balanced accuracy [95 % CI]', 'macro AUC [95 % CI]'],
+                           [(r['model'], r['condition'], r['seeds'], *(with_ci(r, k) for k in METRICS))
+                            for r in res['by_condition'] if r['condition'] in set(runs.condition)])
+    tests = ([dict(r, kind='vs committed') for r in res['versus_committed']]
+             + [dict(r, kind='across conditions', a=f"{r['model']} · {r['baseline']}", b=f"{r['model']} · {r['condition']}")
+                for r in res['across_conditions']])
+    out += [''] + md_table(['test', 'condition', 'a − b', 'metric', 'difference [95 % CI]', 'Welch p'],
+                           [(r['kind'], r['condition'], f"{r['a']} − {r['b']}", r['metric'], with_ci(r, 'diff', '+'),
+                             f"{r['pvalue']:.3g}" if pd.notna(r['pvalue']) else '–') for r in tests])
     if res.get('pretraining'):
-        lines += ['', '| condition | SimCLR images | data hash | left out | NT-Xent before → after | seconds | images/s |', '|---|---|---|---|---|---|---|']
-        lines += [f"| {c} | {p['n_images']} | `{p['data_hash']}` | {p['excluded']} | {p['loss_before']:.2f} → {p['loss_after']:.2f} | "
-                  f"{f(p['train_time_s'])} | {f(p['images_per_s'])} |" for c, p in res['pretraining'].items()]
-    return '\n'.join(lines)
+        out += [''] + md_table(['condition', 'SimCLR images', 'data hash', 'left out', 'NT-Xent before → after', 'seconds', 'images/s'],
+                               [(c, p['n_images'], f"`{p['data_hash']}`", p['excluded'], f"{p['loss_before']:.2f} → {p['loss_after']:.2f}",
+                                 f"{p['train_time_s']:,.0f}", f"{p['images_per_s']:,.1f}") for c, p in res['pretraining'].items()])
+    return '\n'.join(out)
+
+def shown(arg:str)->str:
+    "A command-line word as recorded: a folder or file by its last two path parts (its data set), not this machine's path"
+    p = Path(arg)
+    return str(Path(*p.parts[-2:])) if p.is_absolute() else arg
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -124,12 +143,12 @@ def main():
     st, t0, pre = edition(args), time.time(), {}
     for cond in args.conditions:   # condition by condition, so a session cut short leaves whole conditions
         one = dataclasses.replace(st, conditions={cond: st.conditions[cond]})
-        if args.design == 'simclr': pre[cond] = pretrained(one, cond, verbose=0 if args.summary_only else 1)
+        if args.design == 'simclr' and (p := pretrained(one, cond, train=not args.summary_only)): pre[cond] = p
         if not args.summary_only: run_study(one, report=False, verbose=1)
     new = run_rows(st)
     if not len(new): sys.exit('no finished run yet')
     order = [c for c in ('naive', 'image-clean', 'patient-clean') if c in st.conditions]
-    res = dict(command=' '.join(['python', 'bench/cpu_edition.py', *sys.argv[1:]]), date=time.strftime('%Y-%m-%d'),
+    res = dict(command=' '.join(['python', 'bench/cpu_edition.py', *map(shown, sys.argv[1:])]), date=time.strftime('%Y-%m-%d'),
                machine=f'{platform.processor() or platform.machine()}, {__import__("os").cpu_count()} cores',
                versions=library_versions(), seconds=round(time.time() - t0, 1), pretraining=pre,
                runs=new.to_dict('records'), **compared(new, order))
