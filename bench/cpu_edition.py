@@ -20,7 +20,7 @@ Usage: python bench/cpu_edition.py --data SARTAJ --data NICKPARVAR --reference F
          --reference FIGSHARE/2 --reference-patients figshare-pid.csv --out DIR --design simclr
          --conditions patient-clean naive --seeds 0 1 2 [--json] [--markdown]
 """
-import argparse, dataclasses, json, platform, sys, time
+import argparse, dataclasses, json, os, platform, sys, time
 from pathlib import Path
 import pandas as pd
 
@@ -40,37 +40,26 @@ def edition(args):
     return dataclasses.replace(st, conditions={k: st.conditions[k] for k in args.conditions})
 
 def pretrained(st, cond:str, train:bool=True)->dict:
-    "The sidecar summary of condition `cond`'s SimCLR weights, pretraining them first where they are missing (and `train`)"
+    "The summary of condition `cond`'s SimCLR pretraining (and the images it left out), pretraining first where missing (and `train`)"
     from radtl.pretrain import pretrain
     from radtl.study import condition_pretraining
-    folder = st.out / 'simclr' / cond
-    f = folder / 'smallcnn.simclr.weights.h5'
-    if not f.exists() and train: pretrain(condition_pretraining(st, cond, **SIMCLR), folder, verbose=1)
-    if not f.exists(): return {}
-    side = json.loads(f.with_name(f.name + '.json').read_text())
-    summary = json.loads((folder / 'pretrain.json').read_text()).get('summary', {}) if (folder / 'pretrain.json').exists() else {}
-    return dict({k: side.get(k) for k in ('n_images', 'data_hash', 'excluded', 'epochs', 'loss_before', 'loss_after')},
-                **{k: summary.get(k) for k in ('train_time_s', 'images_per_s')})
+    from radtl.weights import read_sidecar
+    folder, cfg = st.out / 'simclr' / cond, condition_pretraining(st, cond, **SIMCLR)
+    if not (folder / 'pretrain.json').exists() and not train: return {}
+    summary = pretrain(cfg, folder, verbose=1)   # a finished folder: its summary, nothing trained
+    return dict(summary, excluded=read_sidecar(folder / cfg.weights_file)['excluded'])
 
 def run_rows(st)->pd.DataFrame:
-    "One row per finished run of `st`: condition, design columns, seed, test metrics, sizes, epochs, time, data hash"
-    import yaml
-    cond_of, rows = st.condition_of(), []
-    for cfg in st.runs():
-        d = st.run_dir(cfg)
-        if not (d / 'metrics.json').exists(): continue
-        m, rc = json.loads((d / 'metrics.json').read_text()), yaml.safe_load((d / 'config.yaml').read_text())
-        h = pd.read_csv(d / 'history.csv')
-        weights = 'random' if cfg.recipe_obj.name.startswith('random') else cfg.weights or 'random'
-        rows.append(dict(condition=cond_of[cfg.run_id], backbone=cfg.backbone, weights=weights,
-                         preprocessing=rc.get('preprocessing_mode') or 'default', recipe=cfg.recipe_obj.name,
-                         fraction=cfg.data.fraction, seed=cfg.seed, status='done', **{k: m.get(k) for k in METRICS},
-                         n_train=((rc.get('data_summary') or {}).get('n') or {}).get('train'), n_test=m.get('n'),
-                         epochs=m.get('epochs'), best_epoch=int(h.val_accuracy.idxmax()) + 1,
-                         val_accuracy_by_epoch=[round(v, 4) for v in h.val_accuracy],
-                         train_time_s=m.get('train_time_s'), data_hash=rc.get('data_hash'),
-                         run_id=cfg.run_id))
-    return pd.DataFrame(rows)
+    "One row per finished run of `st`: radtl.report's results columns, with metrics.json's test metrics and the validation curve"
+    from radtl.report import results_table
+    dirs = [st.run_dir(c) for c in st.runs() if (st.run_dir(c) / 'metrics.json').exists()]
+    t = results_table(dirs, None, [], st.condition_of())
+    extra = []
+    for d in dirs:
+        m, h = json.loads((d / 'metrics.json').read_text()), pd.read_csv(d / 'history.csv')
+        extra.append(dict({k: m.get(k) for k in METRICS}, best_epoch=int(h.val_accuracy.idxmax()) + 1,
+                          val_accuracy_by_epoch=[round(v, 4) for v in h.val_accuracy]))
+    return t.drop(columns=list(METRICS)).join(pd.DataFrame(extra, index=t.index))
 
 def compared(new:pd.DataFrame, order:list)->dict:
     "The new runs' per-condition table, Welch's tests against the committed rows of each condition, and across conditions"
@@ -149,7 +138,7 @@ def main():
     if not len(new): sys.exit('no finished run yet')
     order = [c for c in ('naive', 'image-clean', 'patient-clean') if c in st.conditions]
     res = dict(command=' '.join(['python', 'bench/cpu_edition.py', *map(shown, sys.argv[1:])]), date=time.strftime('%Y-%m-%d'),
-               machine=f'{platform.processor() or platform.machine()}, {__import__("os").cpu_count()} cores',
+               machine=f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores',
                versions=library_versions(), seconds=round(time.time() - t0, 1), pretraining=pre,
                runs=new.to_dict('records'), **compared(new, order))
     if args.json:
