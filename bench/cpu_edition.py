@@ -14,7 +14,8 @@ It records each finished run's test metrics, the per-condition mean with its 95 
 `condition_table`), Welch's test of the new design against the committed smallcnn-from-scratch rows of the same
 condition, and of the new design's naive against its clean conditions (`welch_difference`, `condition_tests`), with the
 pretraining's sidecar summary; --json writes bench/cpu_edition-<design>.json, --markdown prints bench/RESULTS.md's
-tables. Runs already done are not trained again (a killed run resumes).
+tables; --export DIR writes the finished runs' records to DIR/runs/ (`radtl.report.export_runs`), which notebook 01
+restores from results/brain-mri-cpu/runs/ before it trains. Runs already done are not trained again (a killed run resumes).
 
 Usage: python bench/cpu_edition.py --data SARTAJ --data NICKPARVAR --reference FIGSHARE/0 --reference FIGSHARE/1
          --reference FIGSHARE/2 --reference-patients figshare-pid.csv --out DIR --design simclr
@@ -107,6 +108,14 @@ def markdown(res:dict)->str:
                                  f"{p['train_time_s']:,.0f}", f"{p['images_per_s']:,.1f}") for c, p in res['pretraining'].items()])
     return '\n'.join(out)
 
+def exported(st, dest)->list:
+    "Write `st`'s finished runs' records to `dest/runs/` (radtl.report.export_runs), with the model of each condition's first run (its Grad-CAM)"
+    from radtl.report import export_runs
+    firsts = {}
+    for cond, c in st.grid():
+        if (st.run_dir(c) / 'metrics.json').exists(): firsts.setdefault(cond, c.run_id)   # grid order: by run id, as the report picks
+    return export_runs(st.out, dest, models=list(firsts.values()))
+
 def shown(arg:str)->str:
     "A command-line word as recorded: a folder or file by its last two path parts (its data set), not this machine's path"
     p = Path(arg)
@@ -125,6 +134,7 @@ def main():
     ap.add_argument('--summary-only', action='store_true', help='train nothing; summarise the finished runs')
     ap.add_argument('--json', action='store_true', help='write bench/cpu_edition-<design>.json')
     ap.add_argument('--markdown', action='store_true', help="print bench/RESULTS.md's tables")
+    ap.add_argument('--export', metavar='DIR', help="write the finished runs' records to DIR/runs/ (results/brain-mri-cpu: notebook 01 restores them)")
     args = ap.parse_args()
     if args.design != 'simclr' and not args.design.startswith('scratch:'): ap.error("--design: 'simclr' or 'scratch:BACKBONE'")
     from radtl.study import run_study
@@ -141,6 +151,7 @@ def main():
                machine=f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores',
                versions=library_versions(), seconds=round(time.time() - t0, 1), pretraining=pre,
                runs=new.to_dict('records'), **compared(new, order))
+    if args.export: exported(st, args.export)
     if args.json:
         name = args.design.replace(':', '-')
         (REPO / 'bench' / f'cpu_edition-{name}.json').write_text(json.dumps(res, indent=1, default=str) + '\n')

@@ -6,7 +6,7 @@ Docs: https://radtl.github.io/radtl/report.html.md"""
 
 # %% ../nbs/07a_report.ipynb #65da6678
 from __future__ import annotations
-import json, math, re
+import json, math, re, shutil
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 from matplotlib.figure import Figure
@@ -23,10 +23,10 @@ from .predict import external_results, external_comparisons
 
 # %% auto #0
 __all__ = ['HEADLINE', 'MODEL', 'DESIGN', 'CONSTANT_NOTE', 'CONDITION_METRICS', 'CONDITION_TABLES', 'PRECISION_NOTE',
-           'RESULTS_COLUMNS', 'study_runs', 'study_conditions', 'constant_predictor', 'results_table', 'paper_table',
-           'gradcam_grid', 'model_name', 'condition_table', 'welch_difference', 'condition_tests', 'leak_table',
-           'subgroup_table', 'over_seeds', 'mode_shortcut_table', 'plot_conditions', 'condition_analyses',
-           'write_report', 'data_names', 'relative_text', 'export_report', 'compact_png']
+           'RUN_RECORD', 'RESULTS_COLUMNS', 'study_runs', 'study_conditions', 'constant_predictor', 'results_table',
+           'paper_table', 'gradcam_grid', 'model_name', 'condition_table', 'welch_difference', 'condition_tests',
+           'leak_table', 'subgroup_table', 'over_seeds', 'mode_shortcut_table', 'plot_conditions', 'condition_analyses',
+           'write_report', 'export_runs', 'study_paths', 'data_names', 'relative_text', 'export_report', 'compact_png']
 
 # %% ../nbs/07a_report.ipynb #abce2948
 def study_runs(study_dir)->tuple:
@@ -111,7 +111,7 @@ def _seeds_cell(v)->str:
 
 def _with_design_columns(results:pd.DataFrame)->pd.DataFrame:
     "`results` with a `condition` ('' where absent: a results.csv of a study without conditions)"
-    return results.assign(condition=results['condition'].fillna('') if 'condition' in results else '')
+    return results.assign(condition=results['condition'].astype(object).fillna('') if 'condition' in results else '')   # all empty: read as floats
 
 def paper_table(results:pd.DataFrame,
                 metrics=('accuracy', 'balanced_accuracy', 'auc_macro', 'precision_macro', 'recall_macro', 'f1_macro'))->pd.DataFrame:
@@ -624,10 +624,32 @@ def write_report(study_dir, # a study folder (runs/, audit.json, study.yaml)
     if verbose: print(f'report: {sd / "report.md"}', flush=True)
     return sd / 'report.md'
 
+# %% ../nbs/07a_report.ipynb #9db2c9fe
+RUN_RECORD = ('config.yaml', 'metrics.json', 'history.csv', 'predictions_val.csv', 'predictions_test.csv', 'predictions_leaked.csv')
+
+def export_runs(study_dir, # a study folder with finished runs (and its study.yaml)
+                dest, # folder to write: the records go to dest/runs/<run_id>/
+                models=())->list: # run ids whose model.keras goes with them (the report's Grad-CAM runs)
+    ("Copy each finished run's record (`RUN_RECORD`, and model.keras for the runs in `models`) to `dest/runs/`, images "
+     "named by data set, never by a machine path; returns the run ids written")
+    sd, dest = Path(study_dir).resolve(), Path(dest)
+    st = yaml.safe_load((sd / 'study.yaml').read_text()) if (sd / 'study.yaml').exists() else {}
+    done, _ = study_runs(sd)
+    configs = [yaml.safe_load((d / 'config.yaml').read_text()) or {} for d in done if (d / 'config.yaml').exists()]
+    names = data_names(study_paths(st) + [p for c in configs for p in study_paths(c)])   # the runs' data too, whatever study.yaml holds
+    out = {f'{d.name}/{f}': relative_text((d / f).read_text(), names, sd) for d in done for f in RUN_RECORD if (d / f).exists()}
+    if bad := sorted({p for t in out.values() for p in _machine_paths(t, [*names, str(sd), str(Path.home())])}):
+        raise RadtlError(f'run records would name machine paths ({", ".join(bad)}); nothing exported')
+    for k, text in out.items(): write_text_atomic(dest / 'runs' / k, text)
+    for rid in models:
+        if (m := sd / 'runs' / rid / 'model.keras').exists():
+            with atomic_path(dest / 'runs' / rid / 'model.keras') as tmp: shutil.copyfile(m, tmp)
+    return [d.name for d in done]
+
 # %% ../nbs/07a_report.ipynb #10cc886f
 RESULTS_COLUMNS = ['condition', 'model', 'seed', 'accuracy', 'balanced_accuracy', 'auc_macro', 'n_train', 'n_test', 'run_id']
 
-def _study_paths(st:dict)->list:
+def study_paths(st:dict)->list:
     "Every data path a study file names: roots, patient tables, references, weights folders (its conditions' too)"
     secs = [st.get('data') or {}, st.get('intermediate') or {}, *[c.get('data') or {} for c in (st.get('conditions') or {}).values()]]
     out = [p for s in secs for k in ('roots', 'patients', 'reference', 'reference_patients') for p in _as_paths(s.get(k))]
@@ -651,13 +673,14 @@ def _machine_paths(text:str, prefixes:list)->list: return [p for p in prefixes i
 
 def export_report(study_dir, # a study folder with its report written (`write_report`)
                   dest, # folder to write (e.g. results/<study> in a repository)
-                  tables:bool=True)->Path: # also the analysis tables (evaluation/conditions/*.csv, comparisons.csv) and audits
+                  tables:bool=True, # also the analysis tables (evaluation/conditions/*.csv, comparisons.csv) and audits
+                  runs:bool=False)->Path: # also each finished run's record (`export_runs`), with the models of its Grad-CAM grids
     ("Copy a study's results.csv, report.md, the figures it shows and its analysis tables to `dest`, "
      "naming images by their path relative to their data root, never by a machine path")
     sd, dest = Path(study_dir).resolve(), Path(dest)
     if not (sd / 'report.md').exists(): raise RadtlError(f'{sd} has no report.md; write it first (radtl report {sd})')
     st = yaml.safe_load((sd / 'study.yaml').read_text()) if (sd / 'study.yaml').exists() else {}
-    names = data_names(_study_paths(st))
+    names = data_names(study_paths(st))
     rel = lambda text: relative_text(text, names, sd)
     r = _with_design_columns(read_csv(sd / 'results.csv'))
     r = r.assign(model=[model_name(x) if x['status'] == 'done' else '' for x in r.to_dict('records')])
@@ -679,6 +702,7 @@ def export_report(study_dir, # a study folder with its report written (`write_re
             raise RadtlError(f'{k} would name machine paths ({", ".join(bad)}); nothing exported')
     for k, text in out.items(): write_text_atomic(dest / k, text)
     for f in figs: compact_png(sd / f, dest / 'figures' / Path(f).relative_to('evaluation/figures'))
+    if runs: export_runs(sd, dest, models=[Path(f).parent.name for f in figs if Path(f).name == 'gradcam.png'])
     return dest
 
 def compact_png(src, dst, max_side:int=1000)->Path:

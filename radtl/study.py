@@ -6,12 +6,12 @@ Docs: https://radtl.github.io/radtl/study.html.md"""
 
 # %% ../nbs/07_study.ipynb #187208ad
 from __future__ import annotations
-import fnmatch, itertools, json, os, re, socket, sys, time, traceback, datetime
+import fnmatch, itertools, json, os, re, shutil, socket, sys, time, traceback, datetime
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import pandas as pd, yaml
 from .core import (RadtlError, PROGRESS, say, write_csv_atomic, write_json_atomic, write_text_atomic, default_cache_dir,
-                   RunLock, lock_is_stale, beside)
+                   RunLock, lock_is_stale, beside, read_csv)
 from .config import check_keys, config_from, field_value, yaml_mapping
 from .data import CLASS_ALIASES, left_out_line, normalise_label
 from .splits import SPLIT_FIELDS, split_data
@@ -23,14 +23,14 @@ from .pretrain import PretrainConfig
 from .runconfig import RunConfig, check_model
 from .track import Tracker, TrackingConfig, require_backend, tracking_config
 from .train import run, search_dirs_of
-from .report import write_report
+from .report import write_report, RUN_RECORD, data_names, study_paths, relative_text
 from .predict import ExternalConfig, external_validation
 
 # %% auto #0
 __all__ = ['STUDY_KEYS', 'MODEL_KEYS', 'MODEL_ENTRY_KEYS', 'RUN_KEYS', 'CONDITION_KEYS', 'AUDIT_IMAGE_COLUMNS', 'PRESETS',
            'EXTERNAL_PRESETS', 'DEMO_CONDITIONS', 'DEMO_SCRATCH', 'Study', 'load_study', 'parse_shard', 'select_runs',
            'run_status', 'study_table', 'design_table', 'audit_files', 'write_audit', 'write_study_files', 'run_study',
-           'kaggle_set', 'find_kaggle_data', 'preset_study', 'condition_pretraining', 'demo_study']
+           'restore_runs', 'kaggle_set', 'find_kaggle_data', 'preset_study', 'condition_pretraining', 'demo_study']
 
 # %% ../nbs/07_study.ipynb #f5284692
 STUDY_KEYS = ('name', 'description', 'note', 'out', 'data', 'models', 'recipes', 'seeds', 'run', 'intermediate', 'external',
@@ -523,6 +523,62 @@ def run_study(study, # a `Study`, or what `load_study` reads
         say(verbose, f'{len(left)} runs of the study are not finished yet (other shards?); the report is written when the last one '
                      f'ends (or run radtl report {st.out})')
     return res
+
+# %% ../nbs/07_study.ipynb #01cb7052
+def _portable(cfg:dict, names:dict, out)->str:
+    "A run config's fields as text with data paths named by data set and the study folder as '.': the same on every machine"
+    return relative_text(json.dumps(json.loads(json.dumps(cfg, default=str)), sort_keys=True), names, Path(out).resolve())
+
+def _on_this_machine(paths, roots:dict)->list:
+    "Image paths named by data set (`roots`: name → this machine's folder) as this machine's paths"
+    def one(p:str)->str:
+        n = next((n for n in sorted(roots, key=len, reverse=True) if p.startswith(n + '/')), None)
+        if n is None: raise RadtlError(f'{p} is under none of the data sets {", ".join(roots)}')
+        return roots[n] + p[len(n):]
+    return [one(p) for p in paths]
+
+def _restored_files(record:Path, roots:dict)->dict:
+    "File name → text of the run record in folder `record`, its predictions' images as this machine's paths (all of them present)"
+    files = {}
+    for f in RUN_RECORD:
+        if not (record / f).exists(): continue
+        if f.startswith('predictions_'):
+            t = read_csv(record / f)
+            t['path'] = _on_this_machine(t.path, roots)
+            if missing := [p for p in t.path if not Path(p).exists()]:
+                raise RadtlError(f'{len(missing)} of its {len(t)} {f[12:-4]} images are not on this machine (first: {missing[0]})')
+            files[f] = t.to_csv(index=False)
+        else: files[f] = (record / f).read_text()
+    return files
+
+def restore_runs(st:Study, # the study to complete (e.g. the preset brain-mri-cpu on this machine's data)
+                 src, # a folder with the `runs/` that `radtl.report.export_runs` wrote (e.g. results/brain-mri-cpu)
+                 verbose:int=PROGRESS)->list:
+    ("Copy the run records under `src/runs/` into `st`'s run folders where the run is not done here, each matched to its "
+     "run by config and its images found under this machine's roots; returns the run ids restored")
+    folder = Path(src) / 'runs'
+    if not folder.is_dir() or not (cfgs := st.runs()): return []
+    names = data_names(study_paths(json.loads(json.dumps(st.to_dict(), default=str))))
+    roots, keys = {n: p for p, n in names.items()}, list(cfgs[0].to_dict())
+    mine = {_portable(c.to_dict(), names, st.out): c for c in cfgs}
+    restored = []
+    for rec in sorted(p for p in folder.iterdir() if (p / 'metrics.json').exists() and (p / 'config.yaml').exists()):
+        saved = yaml.safe_load((rec / 'config.yaml').read_text())
+        cfg = mine.get(_portable({k: saved.get(k) for k in keys}, names, st.out))
+        if cfg is None: say(verbose, f'{rec.name}: no run of study {st.name} has its config; not restored'); continue
+        target = st.run_dir(cfg)
+        if target.exists(): continue   # done here (a run folder appears only when finished)
+        try: files = _restored_files(rec, roots)
+        except RadtlError as e: say(verbose, f'{rec.name}: not restored, the run trains again: {e}'); continue
+        files['config.yaml'] = yaml.safe_dump(json.loads(json.dumps(dict(saved, **cfg.to_dict(), run_id=cfg.run_id), default=str)), sort_keys=False)
+        tmp = beside(target, '.restoring')
+        shutil.rmtree(tmp, ignore_errors=True)
+        for f, text in files.items(): write_text_atomic(tmp / f, text)
+        if (rec / 'model.keras').exists(): shutil.copyfile(rec / 'model.keras', tmp / 'model.keras')
+        os.replace(tmp, target)
+        restored.append(cfg.run_id)
+    say(verbose, f'{len(restored)} runs restored from {folder}')
+    return restored
 
 # %% ../nbs/07_study.ipynb #a916ab34
 _DENSENETS = """

@@ -160,3 +160,28 @@ def test_kfold_study_runs_every_fold_and_reports_over_folds(tmp_path):
     assert '| seeds | folds |' in rep and ' ± ' in rep and 'patients' in rep
     au = json.loads((tmp_path / 'out' / 'audit.json').read_text())
     assert au['n_patients'] == 36 and au['groups'] == 36 and au['group_record']['sources'] == ['image duplicates', 'pattern']
+
+def test_exported_runs_are_restored_on_another_machine_and_reported_again(syn, tmp_path):
+    "export_report(runs=True) on one machine, restore_runs on another (the data elsewhere, same set): the same report, no training"
+    import shutil
+    from radtl.study import run_study, restore_runs, write_study_files
+    from radtl.report import write_report, export_report
+    d = lambda root, out: load_study(dict(name='moved', out=str(out), data=dict(roots=[str(root)], image_size=32), models=['smallcnn'],
+                                          recipes=['random-finetune-all'], seeds=[0, 1], run=dict(epochs_scale=0.02, batch_size=16)))
+    here = d(syn, tmp_path / 'here')
+    assert not run_study(here, report=False, verbose=0)['failed']
+    write_report(here.out, n_boot=50, verbose=0)
+    export_report(here.out, tmp_path / 'results', runs=True)
+    committed = sorted((tmp_path / 'results' / 'runs').iterdir())
+    assert len(committed) == 2 and sum((p / 'model.keras').exists() for p in committed) == 1   # the Grad-CAM run's model only
+    elsewhere = shutil.copytree(syn, tmp_path / 'machine2' / syn.name)
+    there = d(elsewhere, tmp_path / 'there')
+    assert sorted(restore_runs(there, tmp_path / 'results', verbose=0)) == sorted(c.run_id for c in there.runs())
+    assert not {c.run_id for c in there.runs()} & {c.run_id for c in here.runs()}   # the ids name the data folders: matched by config
+    assert run_study(there, report=False, verbose=0)['ran'] == []                   # nothing left to train
+    write_study_files(there, verbose=0)
+    write_report(there.out, n_boot=50, verbose=0)
+    a, b = (pd.read_csv(s.out / 'results.csv').sort_values('seed') for s in (here, there))
+    assert a.accuracy.tolist() == b.accuracy.tolist() and a.auc_macro.tolist() == b.auc_macro.tolist()
+    assert 'gradcam.png' in (there.out / 'report.md').read_text()
+    assert str(syn) not in ''.join((p / f).read_text() for p in committed for f in ('config.yaml', 'predictions_test.csv'))
