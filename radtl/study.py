@@ -563,7 +563,9 @@ def restore_runs(st:Study, # the study to complete (e.g. the preset brain-mri-cp
     mine = {_portable(c.to_dict(), names, st.out): c for c in cfgs}
     restored = []
     for rec in sorted(p for p in folder.iterdir() if (p / 'metrics.json').exists() and (p / 'config.yaml').exists()):
-        saved = yaml.safe_load((rec / 'config.yaml').read_text())
+        try: saved = yaml.safe_load((rec / 'config.yaml').read_text())
+        except yaml.YAMLError as e: saved = f'{type(e).__name__}: {e}'
+        if not isinstance(saved, dict): say(verbose, f'{rec.name}: its config.yaml is not a run config ({saved!r:.80}); not restored'); continue
         cfg = mine.get(_portable({k: saved.get(k) for k in keys}, names, st.out))
         if cfg is None: say(verbose, f'{rec.name}: no run of study {st.name} has its config; not restored'); continue
         target = st.run_dir(cfg)

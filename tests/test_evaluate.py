@@ -188,6 +188,7 @@ def test_evaluate_runs_writes_tables_and_figures(tmp_path):
     out = tmp_path / 'out'
     m = pd.read_csv(out / 'metrics.csv')
     assert list(m.run_id) == ['dn_s0', 'dn_s1', 'cx_s0', 'cx_s1'] and set(m.backbone) == {'densenet121', 'convnext_tiny'}
+    assert res['metrics'].run_id.tolist() == m.run_id.tolist() and 'forest_accuracy' in res['files']   # what it returns is what it wrote
     for k in ('accuracy', 'auc_macro', 'kappa', 'ece', 'recall_glioma'): assert {k, f'{k}_lo', f'{k}_hi'} <= set(m.columns)
     assert (m.accuracy_lo <= m.accuracy).all() and (m.accuracy <= m.accuracy_hi).all()
     c = pd.read_csv(out / 'comparisons.csv')
