@@ -15,7 +15,9 @@ It records each finished run's test metrics, the per-condition mean with its 95 
 condition, and of the new design's naive against its clean conditions (`welch_difference`, `condition_tests`), with the
 pretraining's sidecar summary; --json writes bench/cpu_edition-<design>.json, --markdown prints bench/RESULTS.md's
 tables; --export DIR writes the finished runs' records to DIR/runs/ (`radtl.report.export_runs`), which notebook 01
-restores from results/brain-mri-cpu/runs/ before it trains. Runs already done are not trained again (a killed run resumes).
+restores from results/brain-mri-cpu/runs/ before it trains, and each condition's SimCLR pretraining (weights, sidecar,
+summary, history) to DIR/simclr/<condition>/; --restore DIR puts both back first, so a row is trained over several
+sessions without pretraining twice. Runs already done are not trained again (a killed run resumes).
 
 Usage: python bench/cpu_edition.py --data SARTAJ --data NICKPARVAR --reference FIGSHARE/0 --reference FIGSHARE/1
          --reference FIGSHARE/2 --reference-patients figshare-pid.csv --out DIR --design simclr
@@ -108,13 +110,37 @@ def markdown(res:dict)->str:
                                  f"{p['train_time_s']:,.0f}", f"{p['images_per_s']:,.1f}") for c, p in res['pretraining'].items()])
     return '\n'.join(out)
 
+PRETRAINING_RECORD = ('smallcnn.simclr.weights.h5', 'smallcnn.simclr.weights.h5.json', 'pretrain.json', 'history.csv')
+
 def exported(st, dest)->list:
-    "Write `st`'s finished runs' records to `dest/runs/` (radtl.report.export_runs), with the model of each condition's first run (its Grad-CAM)"
-    from radtl.report import export_runs
+    ("Write `st`'s finished runs' records to `dest/runs/` (radtl.report.export_runs), with the model of each condition's first "
+     "run (its Grad-CAM), and each condition's finished SimCLR pretraining to `dest/simclr/<condition>/`, paths named by data set")
+    import shutil
+    from radtl.report import export_runs, data_names, study_paths, relative_text
     firsts = {}
     for cond, c in st.grid():
         if (st.run_dir(c) / 'metrics.json').exists(): firsts.setdefault(cond, c.run_id)   # grid order: by run id, as the report picks
-    return export_runs(st.out, dest, models=list(firsts.values()))
+    ids = export_runs(st.out, dest, models=list(firsts.values()))
+    names = data_names(study_paths(json.loads(json.dumps(st.to_dict(), default=str))))
+    for cond in st.conditions:
+        src, to = st.out / 'simclr' / cond, Path(dest) / 'simclr' / cond
+        if not (src / 'pretrain.json').exists(): continue
+        to.mkdir(parents=True, exist_ok=True)
+        for f in PRETRAINING_RECORD:
+            if f.endswith('.h5'): shutil.copyfile(src / f, to / f)
+            else: (to / f).write_text(relative_text((src / f).read_text(), names, st.out))
+    return ids
+
+def restored(st, src)->list:
+    "Put the run records and SimCLR pretrainings that `exported` wrote to `src` back into `st` where they are not here"
+    import shutil
+    from radtl.study import restore_runs
+    for cond in st.conditions:
+        have, to = Path(src) / 'simclr' / cond, st.out / 'simclr' / cond
+        if (have / 'pretrain.json').exists() and not (to / 'pretrain.json').exists():
+            shutil.copytree(have, st.out / 'simclr' / f'{cond}.restoring', dirs_exist_ok=True)
+            os.replace(st.out / 'simclr' / f'{cond}.restoring', to)
+    return restore_runs(st, src, verbose=1)
 
 def shown(arg:str)->str:
     "A command-line word as recorded: a folder or file by its last two path parts (its data set), not this machine's path"
@@ -134,12 +160,15 @@ def main():
     ap.add_argument('--summary-only', action='store_true', help='train nothing; summarise the finished runs')
     ap.add_argument('--json', action='store_true', help='write bench/cpu_edition-<design>.json')
     ap.add_argument('--markdown', action='store_true', help="print bench/RESULTS.md's tables")
-    ap.add_argument('--export', metavar='DIR', help="write the finished runs' records to DIR/runs/ (results/brain-mri-cpu: notebook 01 restores them)")
+    ap.add_argument('--export', metavar='DIR', help="write the finished runs' records to DIR/runs/ and the SimCLR pretrainings to DIR/simclr/ "
+                    "(results/brain-mri-cpu: notebook 01 restores the runs)")
+    ap.add_argument('--restore', metavar='DIR', help='first put back what --export wrote to DIR (runs not done here, pretrainings missing here)')
     args = ap.parse_args()
     if args.design != 'simclr' and not args.design.startswith('scratch:'): ap.error("--design: 'simclr' or 'scratch:BACKBONE'")
     from radtl.study import run_study
     from radtl.core import library_versions
     st, t0, pre = edition(args), time.time(), {}
+    if args.restore: restored(st, args.restore)
     for cond in args.conditions:   # condition by condition, so a session cut short leaves whole conditions
         one = dataclasses.replace(st, conditions={cond: st.conditions[cond]})
         if args.design == 'simclr' and (p := pretrained(one, cond, train=not args.summary_only)): pre[cond] = p
