@@ -68,8 +68,9 @@ def compared(new:pd.DataFrame, order:list)->dict:
     "The new runs' per-condition table, Welch's tests against the committed rows of each condition, and across conditions"
     from radtl.report import condition_table, condition_tests, welch_difference, model_name
     old = pd.read_csv(COMMITTED)
-    table = condition_table(pd.concat([old, new], ignore_index=True), order)
     label = model_name(new.iloc[0])
+    old = old[~old.run_id.isin(new.run_id) & (old.model != label)]   # the committed rows of other designs (the notebook commits this one's too)
+    table = condition_table(pd.concat([old, new], ignore_index=True), order)
     vs = []
     for cond, g in new.groupby('condition', sort=False):
         for ref, h in old[old.condition == cond].groupby('model'):
