@@ -11,7 +11,7 @@ and seeds given, one design at a time:
   smallcnn's place, to see whether one learns usefully in CPU time.
 
 It records each finished run's test metrics, the per-condition mean with its 95 % t-interval (radtl.report's
-`condition_table`), Welch's test of the new design against the committed smallcnn-from-scratch rows of the same
+`condition_table`), Welch's test of the new design against the committed rows of the other designs in the same
 condition, and of the new design's naive against its clean conditions (`welch_difference`, `condition_tests`), with the
 pretraining's sidecar summary; --json writes bench/cpu_edition-<design>.json, --markdown prints bench/RESULTS.md's
 tables; --export DIR writes the finished runs' records to DIR/runs/ (`radtl.report.export_runs`), which notebook 01
@@ -65,11 +65,11 @@ def run_rows(st)->pd.DataFrame:
     return t.drop(columns=list(METRICS)).join(pd.DataFrame(extra, index=t.index))
 
 def compared(new:pd.DataFrame, order:list)->dict:
-    "The new runs' per-condition table, Welch's tests against the committed rows of each condition, and across conditions"
+    "The new runs' per-condition table, Welch's tests against the other designs' committed rows of each condition, and across conditions"
     from radtl.report import condition_table, condition_tests, welch_difference, model_name
     old = pd.read_csv(COMMITTED)
     label = model_name(new.iloc[0])
-    old = old[~old.run_id.isin(new.run_id) & (old.model != label)]   # the committed rows of other designs (the notebook commits this one's too)
+    old = old[old.model != label]   # the other designs' rows (results.csv holds this design's too, once notebook 01 reported it)
     table = condition_table(pd.concat([old, new], ignore_index=True), order)
     vs = []
     for cond, g in new.groupby('condition', sort=False):
@@ -114,14 +114,11 @@ def markdown(res:dict)->str:
 PRETRAINING_RECORD = ('smallcnn.simclr.weights.h5', 'smallcnn.simclr.weights.h5.json', 'pretrain.json', 'history.csv')
 
 def exported(st, dest)->list:
-    ("Write `st`'s finished runs' records to `dest/runs/` (radtl.report.export_runs), with the model of each condition's first "
-     "run (its Grad-CAM), and each condition's finished SimCLR pretraining to `dest/simclr/<condition>/`, paths named by data set")
+    ("Write `st`'s finished runs' records to `dest/runs/` (radtl.report.export_runs), with the model of each condition's "
+     "Grad-CAM run, and each condition's finished SimCLR pretraining to `dest/simclr/<condition>/`, paths named by data set")
     import shutil
     from radtl.report import export_runs, data_names, study_paths, relative_text
-    firsts = {}
-    for cond, c in st.grid():
-        if (st.run_dir(c) / 'metrics.json').exists(): firsts.setdefault(cond, c.run_id)   # grid order: by run id, as the report picks
-    ids = export_runs(st.out, dest, models=list(firsts.values()))
+    ids = export_runs(st.out, dest, models=gradcam_runs(st))
     names = data_names(study_paths(json.loads(json.dumps(st.to_dict(), default=str))))
     for cond in st.conditions:
         src, to = st.out / 'simclr' / cond, Path(dest) / 'simclr' / cond
@@ -131,6 +128,16 @@ def exported(st, dest)->list:
             if f.endswith('.h5'): shutil.copyfile(src / f, to / f)
             else: (to / f).write_text(relative_text((src / f).read_text(), names, st.out))
     return ids
+
+def gradcam_runs(st)->list:
+    ("The run of each condition whose model the report's Grad-CAM uses: the first by run id among all the preset's seeds "
+     "(so a study of one later seed has none), where it is done here")
+    import yaml
+    from radtl.study import PRESETS
+    full = dataclasses.replace(st, seeds=sorted(set(st.seeds) | set(yaml.safe_load(PRESETS['brain-mri-cpu'])['seeds'])))
+    firsts = {}
+    for cond, c in full.grid(): firsts.setdefault(cond, c)   # grid order: by run id, as the report picks
+    return [c.run_id for c in firsts.values() if (st.run_dir(c) / 'metrics.json').exists()]
 
 def restored(st, src)->list:
     "Put the run records and SimCLR pretrainings that `exported` wrote to `src` back into `st` where they are not here"
